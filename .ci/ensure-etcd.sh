@@ -1,0 +1,50 @@
+#!/bin/sh
+# Makes sure a real etcd server, etcdctl and busybox are installed for the test suite.
+# Installs Debian's etcd-server, etcd-client and busybox when any is missing, without
+# letting the package start an etcd daemon (the tests run their own on loopback ports).
+# Works as root, or as a user with passwordless sudo.
+set -eu
+
+log() { printf 'ensure-etcd: %s\n' "$*"; }
+
+missing=""
+command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
+command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
+command -v busybox >/dev/null 2>&1 || missing="$missing busybox"
+
+if [ -z "$missing" ]; then
+  log "etcd, etcdctl and busybox already on PATH; nothing to install"
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+  as_root=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+  as_root="sudo -n"
+else
+  log "missing:$missing; need root or passwordless sudo to apt-get install them" >&2
+  exit 1
+fi
+
+# invoke-rc.d and deb-systemd-invoke ask policy-rc.d; exit 101 forbids starting services.
+# An existing policy (common in container images) is left as it is.
+policy=/usr/sbin/policy-rc.d
+own_policy=""
+if [ ! -e "$policy" ]; then
+  log "adding a temporary $policy so the package does not start an etcd daemon"
+  printf '#!/bin/sh\nexit 101\n' | $as_root tee "$policy" >/dev/null
+  $as_root chmod 755 "$policy"
+  own_policy=1
+fi
+cleanup() { if [ -n "$own_policy" ]; then $as_root rm -f "$policy"; fi; }
+trap cleanup EXIT
+
+log "installing:$missing (apt-get update, then apt-get install -y --no-install-recommends)"
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
+# shellcheck disable=SC2086 # $missing is a space-separated package list
+$as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+
+for tool in etcd etcdctl busybox; do
+  command -v "$tool" >/dev/null 2>&1 || { log "$tool still not on PATH after install" >&2; exit 1; }
+done
+log "installed: $(etcd --version 2>/dev/null | head -n 1); etcdctl $(etcdctl version 2>/dev/null | head -n 1)"

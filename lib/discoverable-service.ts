@@ -1,0 +1,450 @@
+import { Chart, Duration, Lazy } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { HealthSpec, ResolvedHealth } from './health';
+import { recommendedLabels, selectorLabels } from './labels';
+import { IServiceRegistration, RegistrationConfig } from './registration';
+import { ResourceRequirements, resolveResources } from './resources';
+import {
+  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName,
+  checkInteger, checkLabels, checkPinnedImage, checkPort, checkQuantity, checkUnique, checkWholeSeconds, invalid,
+} from './validation';
+
+/** Transport protocol of a port. */
+export enum PortProtocol {
+  TCP = 'TCP',
+  UDP = 'UDP',
+}
+
+/** A named port the service listens on. */
+export interface ServicePortOptions {
+  /** IANA service name (≤ 15 chars); becomes the SRV record `_<name>._<proto>`. */
+  readonly name: string;
+  /** Port the Services expose. */
+  readonly port: number;
+  /** Port the container listens on. @default - same as `port` */
+  readonly containerPort?: number;
+  /** @default PortProtocol.TCP */
+  readonly protocol?: PortProtocol;
+  /**
+   * Application protocol, written to the Service's `appProtocol` and used as the URL scheme
+   * of the port's endpoint.
+   * @default 'http'
+   */
+  readonly appProtocol?: string;
+}
+
+/** A Secret key exposed to the container as an environment variable. */
+export interface SecretEnvSource {
+  /** Name of the Secret in the service's namespace. */
+  readonly secretName: string;
+  /** Key in the Secret. */
+  readonly key: string;
+}
+
+/** Graceful shutdown timing. */
+export interface ShutdownOptions {
+  /**
+   * How long the container keeps serving after deletion starts (an exec `sleep` in preStop),
+   * so kube-proxy, CoreDNS and registries stop sending traffic before SIGTERM. Set
+   * `Duration.seconds(0)` for images without `sleep`.
+   * @default Duration.seconds(5)
+   */
+  readonly preStopDelay?: Duration;
+  /**
+   * Total time from the start of preStop to SIGKILL; must exceed the preStop delay plus any
+   * registration hook's shutdown time, leaving the app time to drain.
+   * @default Duration.seconds(30)
+   */
+  readonly terminationGracePeriod?: Duration;
+}
+
+/** Props of {@link DiscoverableService}. */
+export interface DiscoverableServiceProps {
+  /** Service name: a DNS-1035 label, used as metadata.name of every object. @default - the construct id */
+  readonly name?: string;
+  /** Namespace. @default - the chart's namespace, else 'default' */
+  readonly namespace?: string;
+  /** Pinned container image (`repo:tag` other than latest, or `repo@sha256:...`). */
+  readonly image: string;
+  /** Named ports. @default - one port `http` on 8080 */
+  readonly ports?: ServicePortOptions[];
+  /** @default 2 */
+  readonly replicas?: number;
+  /** @default - requests 100m CPU / 128Mi, limits 500m / 256Mi */
+  readonly resources?: ResourceRequirements;
+  /** Container command (entrypoint). @default - the image's entrypoint */
+  readonly command?: string[];
+  /** Container args. @default - the image's cmd */
+  readonly args?: string[];
+  /**
+   * Plain environment variables. Names that look like credentials (PASSWORD, SECRET, TOKEN,
+   * API_KEY, PRIVATE_KEY) are rejected: use `secretEnv`.
+   * @default - none
+   */
+  readonly env?: Record<string, string>;
+  /** Environment variables read from Secrets. @default - none */
+  readonly secretEnv?: Record<string, SecretEnvSource>;
+  /** Health endpoints; yields the probes and the registry's check. @default HealthSpec.http() */
+  readonly health?: HealthSpec;
+  /** @default - 5s preStop delay, 30s grace period */
+  readonly shutdown?: ShutdownOptions;
+  /** Extra labels on every object (never used in selectors). @default - none */
+  readonly labels?: Record<string, string>;
+  /** `app.kubernetes.io/part-of`. @default - none */
+  readonly partOf?: string;
+  /** `app.kubernetes.io/version`. @default - the image tag, when it is a valid label value */
+  readonly version?: string;
+  /**
+   * Publish not-ready pods in the headless Service's DNS (peers that must find each other
+   * before they are Ready).
+   * @default false
+   */
+  readonly publishNotReadyAddresses?: boolean;
+  /** UID and GID the container runs as; non-root, ≥ 10000 by default. @default 10001 */
+  readonly runAsUser?: number;
+  /** Size limit of the writable `/tmp` emptyDir (the root filesystem is read-only). @default '64Mi' */
+  readonly tmpSizeLimit?: string;
+  /** Registration with a service registry. @default - none (Kubernetes DNS only) */
+  readonly registration?: IServiceRegistration;
+  /** Kubernetes cluster DNS domain. @default 'cluster.local' */
+  readonly clusterDomain?: string;
+}
+
+/** How one port of a service is reached. */
+export interface ServiceEndpoint {
+  readonly portName: string;
+  readonly port: number;
+  /** Server-side discovery: the ClusterIP Service's DNS name. */
+  readonly host: string;
+  /** `<appProtocol>://<host>:<port>`. */
+  readonly url: string;
+  /** Client-side discovery: the headless Service's DNS name (one A record per pod). */
+  readonly headlessHost: string;
+  /** Client-side discovery: `_<port>._<proto>.<name>-headless.<ns>.svc.<domain>`. */
+  readonly srv: string;
+}
+
+/** Options of {@link DiscoverableService.discover}. */
+export interface DiscoverOptions {
+  /** Port of the target to bind. @default - the target's first port */
+  readonly port?: string;
+  /** Prefix of the injected variables. @default - the target's name upper-cased, '-' → '_' */
+  readonly envPrefix?: string;
+}
+
+const SECRET_LIKE_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)/i;
+
+/**
+ * A workload that other services can discover, with everything discovery needs:
+ * a Deployment, a ClusterIP Service (server-side discovery), a headless Service with
+ * named ports (client-side discovery: A and SRV records), probes from one health spec,
+ * graceful shutdown, an optional registry registration, a PodDisruptionBudget and a
+ * ServiceAccount, secure by default (Pod Security "restricted").
+ */
+export class DiscoverableService extends Construct {
+  public readonly serviceName: string;
+  public readonly namespace: string;
+  /** Kubernetes cluster DNS domain. */
+  public readonly clusterDomain: string;
+  /** Recommended labels every object carries. */
+  public readonly labels: Record<string, string>;
+  /** Labels the Services and the PodDisruptionBudget select on. */
+  public readonly selector: Record<string, string>;
+  /** The resolved health spec. */
+  public readonly health: ResolvedHealth;
+  /** Name of the registry the service registers with, if any. */
+  public readonly registry?: string;
+  public readonly deployment: k8s.KubeDeployment;
+  public readonly service: k8s.KubeService;
+  public readonly headlessService: k8s.KubeService;
+  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
+  public readonly serviceAccount: k8s.KubeServiceAccount;
+
+  private readonly ports: Required<ServicePortOptions>[];
+  private readonly registration?: RegistrationConfig;
+  /** Environment of the app container, in insertion order; the key is the variable name. */
+  private readonly env = new Map<string, { readonly owner: string; readonly value: k8s.EnvVar }>();
+
+  constructor(scope: Construct, id: string, props: DiscoverableServiceProps) {
+    super(scope, id);
+    // Everything is validated before any child is created: nothing half-synthesized.
+    this.serviceName = checkDns1035Label(this, 'name', props.name ?? id);
+    this.namespace = checkDns1123Label(this, 'namespace', props.namespace ?? Chart.of(this).namespace ?? 'default');
+    this.clusterDomain = checkDns1123Subdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
+    const tag = checkPinnedImage(this, 'image', props.image);
+    this.ports = resolvePorts(this, props.ports ?? [{ name: 'http', port: 8080 }]);
+    const replicas = checkInteger(this, 'replicas', props.replicas ?? 2, 0, 1000);
+    const resources = resolveResources(this, 'resources', props.resources);
+    this.health = (props.health ?? HealthSpec.http()).resolve(this);
+    if (!this.ports.some((p) => p.name === this.health.portName)) {
+      invalid(this, 'health.port', this.health.portName, `must name one of the declared ports: ${this.ports.map((p) => p.name).join(', ')}`);
+    }
+    const runAsUser = checkInteger(this, 'runAsUser', props.runAsUser ?? 10001, 1, 2_147_483_647);
+    const tmpSizeLimit = checkQuantity(this, 'tmpSizeLimit', props.tmpSizeLimit ?? '64Mi');
+    const userLabels = checkLabels(this, 'labels', props.labels ?? {});
+    this.selector = selectorLabels({ name: this.serviceName, instance: this.serviceName });
+    this.labels = {
+      ...userLabels,
+      ...recommendedLabels({
+        name: this.serviceName, instance: this.serviceName, partOf: props.partOf,
+        version: props.version ?? labelSafe(tag),
+      }),
+    };
+    checkLabels(this, 'labels', this.labels);
+    this.registration = props.registration?.bind({
+      scope: this, serviceName: this.serviceName, namespace: this.namespace,
+      ports: new Map(this.ports.map((p) => [p.name, p.containerPort])), health: this.health, labels: this.labels,
+    });
+    this.registry = this.registration?.registry;
+    const shutdown = resolveShutdown(this, props.shutdown, this.registration?.shutdownSeconds ?? 0);
+    this.addPlainEnv(props.env ?? {});
+    this.addSecretEnv(props.secretEnv ?? {});
+
+    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
+      metadata: this.metadata(),
+      automountServiceAccountToken: false,
+    });
+    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
+      metadata: this.metadata(),
+      spec: this.deploymentSpec({ props, replicas, resources, shutdown, runAsUser, tmpSizeLimit }),
+    });
+    this.service = new k8s.KubeService(this, 'service', {
+      metadata: this.metadata(this.serviceName, this.registration?.serviceAnnotations),
+      spec: { type: 'ClusterIP', selector: this.selector, ports: this.servicePorts() },
+    });
+    this.headlessService = new k8s.KubeService(this, 'headless-service', {
+      metadata: this.metadata(`${this.serviceName}-headless`),
+      spec: {
+        clusterIp: 'None',
+        selector: this.selector,
+        ports: this.servicePorts(),
+        publishNotReadyAddresses: props.publishNotReadyAddresses ?? false,
+      },
+    });
+    if (replicas >= 2) {
+      this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(this, 'pdb', {
+        metadata: this.metadata(),
+        spec: {
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: this.selector },
+          // Unhealthy pods never count towards availability: evicting them must not block drains.
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
+      });
+    }
+  }
+
+  /** The endpoint of one named port (default: the first port). */
+  public endpoint(portName: string = this.ports[0].name): ServiceEndpoint {
+    const port = this.ports.find((p) => p.name === portName);
+    if (!port) {
+      invalid(this, 'port', portName, `must name one of the ports of '${this.serviceName}': ${this.ports.map((p) => p.name).join(', ')}`);
+    }
+    const host = `${this.serviceName}.${this.namespace}.svc.${this.clusterDomain}`;
+    const headlessHost = `${this.serviceName}-headless.${this.namespace}.svc.${this.clusterDomain}`;
+    return {
+      portName: port.name,
+      port: port.port,
+      host,
+      url: `${port.appProtocol}://${host}:${port.port}`,
+      headlessHost,
+      srv: `_${port.name}._${port.protocol.toLowerCase()}.${headlessHost}`,
+    };
+  }
+
+  /** Every port's endpoint. */
+  public get endpoints(): ServiceEndpoint[] {
+    return this.ports.map((p) => this.endpoint(p.name));
+  }
+
+  /**
+   * The consumer binding: this service discovers `target`. Injects `<PREFIX>_URL`, `_HOST`,
+   * `_PORT`, `_SRV` and the target's registry settings into this service's container, plus
+   * `POD_NAMESPACE` from the downward API. Fails at once on an unknown port or a variable
+   * that another binding or the props already define differently.
+   */
+  public discover(target: DiscoverableService, options: DiscoverOptions = {}): ServiceEndpoint {
+    const endpoint = target.endpoint(options.port);
+    const prefix = checkEnvName(this, 'discover.envPrefix', options.envPrefix ?? envPrefixOf(target.serviceName));
+    const owner = `discover(${target.serviceName})`;
+    this.addEnv(`${prefix}_URL`, owner, { value: endpoint.url });
+    this.addEnv(`${prefix}_HOST`, owner, { value: endpoint.host });
+    this.addEnv(`${prefix}_PORT`, owner, { value: String(endpoint.port) });
+    this.addEnv(`${prefix}_SRV`, owner, { value: endpoint.srv });
+    for (const [name, value] of Object.entries(target.registration?.consumerEnv ?? {})) {
+      this.addEnv(name, owner, { value }, true);
+    }
+    this.addEnv('POD_NAMESPACE', 'downward API', { valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, true);
+    return endpoint;
+  }
+
+  /** The app container's environment variable names, in order. */
+  public get envNames(): string[] {
+    return [...this.env.keys()];
+  }
+
+  private addPlainEnv(env: Record<string, string>): void {
+    for (const [name, value] of Object.entries(env)) {
+      checkEnvName(this, 'env', name);
+      if (SECRET_LIKE_NAME.test(name)) {
+        invalid(this, `env.${name}`, '<redacted>', 'looks like a credential: a literal value would sit in the manifest; use secretEnv to read it from a Secret');
+      }
+      if (typeof value !== 'string') invalid(this, `env.${name}`, value, 'must be a string');
+      this.addEnv(name, 'env', { value });
+    }
+  }
+
+  private addSecretEnv(env: Record<string, SecretEnvSource>): void {
+    for (const [name, source] of Object.entries(env)) {
+      checkEnvName(this, 'secretEnv', name);
+      checkDns1123Subdomain(this, `secretEnv.${name}.secretName`, source.secretName);
+      if (!/^[-._a-zA-Z0-9]+$/.test(source.key ?? '')) {
+        invalid(this, `secretEnv.${name}.key`, source.key, "must be a Secret key: alphanumerics, '-', '_' or '.'");
+      }
+      this.addEnv(name, 'secretEnv', { valueFrom: { secretKeyRef: { name: source.secretName, key: source.key } } });
+    }
+  }
+
+  private addEnv(name: string, owner: string, value: Omit<k8s.EnvVar, 'name'>, shareable = false): void {
+    const existing = this.env.get(name);
+    if (existing) {
+      if (shareable && JSON.stringify(existing.value) === JSON.stringify({ name, ...value })) return;
+      invalid(this, `env ${name} (from ${owner})`, value.value ?? value.valueFrom,
+        `must not collide: ${existing.owner} already sets ${name}; pass a different envPrefix`);
+    }
+    this.env.set(name, { owner, value: { name, ...value } });
+  }
+
+  private metadata(name = this.serviceName, annotations?: Record<string, string>): k8s.ObjectMeta {
+    return { name, namespace: this.namespace, labels: this.labels, ...(annotations ? { annotations } : {}) };
+  }
+
+  private servicePorts(): k8s.ServicePort[] {
+    return this.ports.map((p) => ({
+      name: p.name,
+      port: p.port,
+      targetPort: k8s.IntOrString.fromString(p.name),
+      protocol: p.protocol,
+      appProtocol: p.appProtocol,
+    }));
+  }
+
+  private deploymentSpec(options: DeploymentSpecOptions): k8s.DeploymentSpec {
+    const { replicas, shutdown, runAsUser } = options;
+    return {
+      replicas,
+      revisionHistoryLimit: 5,
+      selector: { matchLabels: this.selector },
+      // Surge instead of taking a pod away first: capacity never drops during a rollout.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromString('25%'), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
+      template: {
+        metadata: { labels: this.labels },
+        spec: {
+          serviceAccountName: this.serviceAccount.name,
+          automountServiceAccountToken: false,
+          // Service links would inject <SVC>_PORT=tcp://... and collide with discovery variables.
+          enableServiceLinks: false,
+          terminationGracePeriodSeconds: shutdown.gracePeriodSeconds,
+          securityContext: {
+            runAsNonRoot: true, runAsUser, runAsGroup: runAsUser, fsGroup: runAsUser,
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{
+            weight: 100,
+            podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: this.selector } },
+          }] } },
+          containers: [this.appContainer(options), ...(this.registration?.sidecars ?? [])],
+          volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString(options.tmpSizeLimit) } }, ...(this.registration?.volumes ?? [])],
+        },
+      },
+    };
+  }
+
+  private appContainer(options: DeploymentSpecOptions): k8s.Container {
+    const { props, resources, shutdown } = options;
+    return {
+      name: this.serviceName,
+      image: props.image,
+      imagePullPolicy: 'IfNotPresent',
+      command: props.command,
+      args: props.args,
+      ports: this.ports.map((p) => ({ name: p.name, containerPort: p.containerPort, protocol: p.protocol })),
+      env: Lazy.any({ produce: () => (this.env.size ? [...this.env.values()].map((e) => e.value) : undefined) }) as unknown as k8s.EnvVar[],
+      resources,
+      startupProbe: this.health.startupProbe(),
+      livenessProbe: this.health.livenessProbe(),
+      readinessProbe: this.health.readinessProbe(),
+      lifecycle: shutdown.preStopSeconds > 0
+        ? { preStop: { exec: { command: ['sleep', String(shutdown.preStopSeconds)] } } }
+        : undefined,
+      securityContext: restrictedContainerSecurityContext(),
+      volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    };
+  }
+}
+
+interface DeploymentSpecOptions {
+  readonly props: DiscoverableServiceProps;
+  readonly replicas: number;
+  readonly resources: k8s.ResourceRequirements;
+  readonly shutdown: ResolvedShutdown;
+  readonly runAsUser: number;
+  readonly tmpSizeLimit: string;
+}
+
+interface ResolvedShutdown {
+  readonly preStopSeconds: number;
+  readonly gracePeriodSeconds: number;
+}
+
+/** Pod Security "restricted" for a container: no escalation, no capabilities, read-only root. */
+export function restrictedContainerSecurityContext(): k8s.SecurityContext {
+  return {
+    allowPrivilegeEscalation: false,
+    readOnlyRootFilesystem: true,
+    runAsNonRoot: true,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
+}
+
+function resolvePorts(scope: Construct, ports: ServicePortOptions[]): Required<ServicePortOptions>[] {
+  if (!Array.isArray(ports) || ports.length === 0) invalid(scope, 'ports', ports, 'must declare at least one named port');
+  const resolved = ports.map((p, i) => ({
+    name: checkIanaServiceName(scope, `ports[${i}].name`, p.name),
+    port: checkPort(scope, `ports[${i}].port`, p.port),
+    containerPort: checkPort(scope, `ports[${i}].containerPort`, p.containerPort ?? p.port),
+    protocol: p.protocol ?? PortProtocol.TCP,
+    appProtocol: checkAppProtocol(scope, `ports[${i}].appProtocol`, p.appProtocol ?? 'http'),
+  }));
+  checkUnique(scope, 'ports[].name', resolved.map((p) => p.name));
+  checkUnique(scope, 'ports[].port', resolved.map((p) => `${p.port}/${p.protocol}`));
+  checkUnique(scope, 'ports[].containerPort', resolved.map((p) => `${p.containerPort}/${p.protocol}`));
+  return resolved;
+}
+
+function checkAppProtocol(scope: Construct, field: string, value: string): string {
+  if (!/^[a-z][a-z0-9+.-]{0,62}$/.test(value)) {
+    invalid(scope, field, value, "must be a lowercase URL scheme such as 'http', 'https', 'grpc' or 'tcp'");
+  }
+  return value;
+}
+
+function resolveShutdown(scope: Construct, options: ShutdownOptions = {}, hookSeconds: number): ResolvedShutdown {
+  const preStopSeconds = checkWholeSeconds(scope, 'shutdown.preStopDelay', options.preStopDelay ?? Duration.seconds(5), 0, 600);
+  const gracePeriodSeconds = checkWholeSeconds(scope, 'shutdown.terminationGracePeriod', options.terminationGracePeriod ?? Duration.seconds(30), 1, 3600);
+  if (preStopSeconds + hookSeconds >= gracePeriodSeconds) {
+    invalid(scope, 'shutdown.preStopDelay', `${preStopSeconds}s`,
+      `must leave time to drain: preStop delay${hookSeconds ? ` + ${hookSeconds}s of registration hook` : ''} must be less than terminationGracePeriod (${gracePeriodSeconds}s)`);
+  }
+  return { preStopSeconds, gracePeriodSeconds };
+}
+
+function labelSafe(value: string): string | undefined {
+  return /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/.test(value) && value.length <= 63 ? value : undefined;
+}
+
+function envPrefixOf(serviceName: string): string {
+  return serviceName.toUpperCase().replace(/-/g, '_');
+}

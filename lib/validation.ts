@@ -1,0 +1,218 @@
+import { Duration } from 'cdk8s';
+import { IConstruct } from 'constructs';
+
+/**
+ * Thrown for props that cannot synthesize a working manifest. The message names the
+ * construct path, the field, the bad value and what is allowed, so the error is actionable
+ * from a CI log alone.
+ */
+export class DiscoveryKitValidationError extends Error {
+  public readonly constructPath: string;
+  public readonly field: string;
+
+  constructor(scope: IConstruct | string, field: string, value: unknown, allowed: string) {
+    const path = typeof scope === 'string' ? scope : describeConstruct(scope);
+    super(`${path}: ${field} = ${formatValue(value)} is invalid: ${allowed}`);
+    this.name = 'DiscoveryKitValidationError';
+    this.constructPath = path;
+    this.field = field;
+  }
+}
+
+function describeConstruct(scope: IConstruct): string {
+  return `${scope.constructor.name} '${scope.node.path}'`;
+}
+
+function formatValue(value: unknown): string {
+  if (value instanceof Duration) return `${value.toMilliseconds() / 1000}s`;
+  return JSON.stringify(value) ?? String(value);
+}
+
+/** Shorthand for throwing {@link DiscoveryKitValidationError}. */
+export function invalid(scope: IConstruct | string, field: string, value: unknown, allowed: string): never {
+  throw new DiscoveryKitValidationError(scope, field, value, allowed);
+}
+
+const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const IANA_SVC_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const C_IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+const QUANTITY = /^[+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei|[eE][+-]?[0-9]+)?$/;
+
+/** Kubernetes Service and most resource names: a DNS-1035 label. */
+export function checkDns1035Label(scope: IConstruct | string, field: string, value: string): string {
+  if (typeof value !== 'string' || value.length > 63 || !DNS1035_LABEL.test(value)) {
+    invalid(scope, field, value,
+      "must be a DNS-1035 label: 1-63 lowercase letters, digits or '-', starting with a letter and ending with a letter or digit");
+  }
+  return value;
+}
+
+/** Namespaces, DNS label values, Consul tags: an RFC 1123 label. */
+export function checkDns1123Label(scope: IConstruct | string, field: string, value: string): string {
+  if (typeof value !== 'string' || value.length > 63 || !DNS1123_LABEL.test(value)) {
+    invalid(scope, field, value,
+      "must be an RFC 1123 DNS label: 1-63 lowercase letters, digits or '-', starting and ending with a letter or digit");
+  }
+  return value;
+}
+
+/** A DNS-1123 subdomain such as a cluster domain (`cluster.local`). */
+export function checkDns1123Subdomain(scope: IConstruct | string, field: string, value: string): string {
+  if (typeof value !== 'string' || value.length > 253 || !DNS1123_SUBDOMAIN.test(value)) {
+    invalid(scope, field, value, "must be a DNS-1123 subdomain: dot-separated RFC 1123 labels, at most 253 characters");
+  }
+  return value;
+}
+
+/** Named ports: an IANA service name (used in SRV records `_<name>._tcp`). */
+export function checkIanaServiceName(scope: IConstruct | string, field: string, value: string): string {
+  const ok = typeof value === 'string' && value.length <= 15 && IANA_SVC_NAME.test(value)
+    && /[a-z]/.test(value) && !value.includes('--');
+  if (!ok) {
+    invalid(scope, field, value,
+      "must be an IANA service name: 1-15 lowercase letters, digits or '-', at least one letter, no '--', not starting or ending with '-'");
+  }
+  return value;
+}
+
+/** TCP/UDP port numbers. */
+export function checkPort(scope: IConstruct | string, field: string, value: number): number {
+  return checkInteger(scope, field, value, 1, 65535);
+}
+
+/** An integer within [min, max]. */
+export function checkInteger(scope: IConstruct | string, field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    invalid(scope, field, value, `must be ${range}`);
+  }
+  return value;
+}
+
+/** Environment variable names, as the API server accepts them for containers. */
+export function checkEnvName(scope: IConstruct | string, field: string, value: string): string {
+  if (typeof value !== 'string' || !C_IDENTIFIER.test(value)) {
+    invalid(scope, field, value, 'must be a C identifier: letters, digits and _, not starting with a digit');
+  }
+  return value;
+}
+
+/** Kubernetes resource quantities such as `100m`, `256Mi`, `10Gi`. */
+export function checkQuantity(scope: IConstruct | string, field: string, value: string): string {
+  if (typeof value !== 'string' || !QUANTITY.test(value)) {
+    invalid(scope, field, value, "must be a Kubernetes quantity such as '250m', '0.5', '128Mi' or '10Gi'");
+  }
+  return value;
+}
+
+/** Label keys (`[prefix/]name`) and values, as the API server validates them. */
+export function checkLabels(scope: IConstruct | string, field: string, labels: Record<string, string>): Record<string, string> {
+  for (const [key, value] of Object.entries(labels)) {
+    const [prefix, name] = key.includes('/') ? key.split('/', 2) : [undefined, key];
+    const keyOk = name.length <= 63 && name.length > 0 && LABEL_VALUE.test(name)
+      && (prefix === undefined || (prefix.length <= 253 && DNS1123_SUBDOMAIN.test(prefix)));
+    if (!keyOk) {
+      invalid(scope, `${field} key`, key, 'must be [DNS-1123 subdomain/]name with a name of 1-63 alphanumerics, -, _ or . starting and ending alphanumeric');
+    }
+    if (typeof value !== 'string' || value.length > 63 || !LABEL_VALUE.test(value)) {
+      invalid(scope, `${field}["${key}"]`, value, 'must be at most 63 alphanumerics, -, _ or . starting and ending alphanumeric (or empty)');
+    }
+  }
+  return labels;
+}
+
+/**
+ * Container images must be pinned: an explicit tag other than `latest`, or a digest, so a
+ * rollout is reproducible and a reviewer's diff shows version changes.
+ * @returns the tag (or the digest when there is no tag)
+ */
+export function checkPinnedImage(scope: IConstruct | string, field: string, image: string): string {
+  const ref = parseImage(image);
+  if (!ref || (!ref.tag && !ref.digest) || ref.tag === 'latest') {
+    invalid(scope, field, image,
+      "must name a pinned image: 'repository:tag' with a tag other than 'latest', or 'repository@sha256:<64 hex>'");
+  }
+  return ref.tag ?? ref.digest!;
+}
+
+interface ImageReference {
+  readonly repository: string;
+  readonly tag?: string;
+  readonly digest?: string;
+}
+
+// The grammar of github.com/distribution/reference, without the optional parts we parse by hand.
+const REPOSITORY = /^([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?)*(:[0-9]+)?\/)?[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+function parseImage(image: string): ImageReference | undefined {
+  if (typeof image !== 'string') return undefined;
+  const [name, digest, ...extra] = image.split('@');
+  const lastSlash = name.lastIndexOf('/');
+  const colon = name.indexOf(':', lastSlash + 1);
+  const repository = colon === -1 ? name : name.slice(0, colon);
+  const tag = colon === -1 ? undefined : name.slice(colon + 1);
+  const valid = extra.length === 0 && REPOSITORY.test(repository)
+    && (tag === undefined || TAG.test(tag)) && (digest === undefined || DIGEST.test(digest));
+  return valid ? { repository, tag, digest } : undefined;
+}
+
+const GO_DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Parses a non-negative Go `time.ParseDuration` string (the syntax Consul takes) into
+ * milliseconds, or returns undefined when Go would reject it.
+ */
+export function parseGoDuration(value: string): number | undefined {
+  if (value === '0') return 0;
+  if (typeof value !== 'string' || value === '') return undefined;
+  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
+  let total = 0;
+  while (part.lastIndex < value.length) {
+    const match = part.exec(value);
+    if (!match) return undefined;
+    total += Number(match[1]) * GO_DURATION_UNITS[match[2]];
+  }
+  return total;
+}
+
+/** A Go duration string (`10s`, `1m30s`) with an optional lower bound in milliseconds. */
+export function checkGoDuration(scope: IConstruct | string, field: string, value: string, minMs = 0): number {
+  const ms = parseGoDuration(value);
+  if (ms === undefined) {
+    invalid(scope, field, value, "must be a Go duration such as '10s', '1m30s' or '500ms' (units ns, us, ms, s, m, h; there is no 'd')");
+  }
+  if (ms < minMs) {
+    invalid(scope, field, value, `must be at least ${formatMs(minMs)}`);
+  }
+  return ms;
+}
+
+/** Renders milliseconds as a Go duration string, in whole seconds where possible. */
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
+
+/** A cdk8s Duration that Kubernetes can express: whole seconds within [min, max]. */
+export function checkWholeSeconds(scope: IConstruct | string, field: string, value: Duration, minSeconds: number, maxSeconds = Number.MAX_SAFE_INTEGER): number {
+  // toSeconds() throws on fractions; read milliseconds so the error below names the field.
+  const seconds = value.toMilliseconds() / 1000;
+  if (!Number.isInteger(seconds) || seconds < minSeconds || seconds > maxSeconds) {
+    const range = maxSeconds === Number.MAX_SAFE_INTEGER ? `>= ${minSeconds}s` : `from ${minSeconds}s to ${maxSeconds}s`;
+    invalid(scope, field, value, `must be a whole number of seconds ${range}`);
+  }
+  return seconds;
+}
+
+/** Rejects duplicates in a list, naming the first repeated value. */
+export function checkUnique<T>(scope: IConstruct | string, field: string, values: readonly T[]): void {
+  const seen = new Set<T>();
+  for (const value of values) {
+    if (seen.has(value)) invalid(scope, field, value, 'must be unique');
+    seen.add(value);
+  }
+}

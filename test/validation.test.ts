@@ -1,0 +1,47 @@
+import { Duration } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { checkGoDuration, checkPinnedImage, parseGoDuration, quantityValue } from '../lib';
+
+describe('Go durations (Consul syntax)', () => {
+  it.each([
+    ['10s', 10_000], ['1m30s', 90_000], ['500ms', 500], ['1.5h', 5_400_000], ['2h45m', 9_900_000],
+    ['100us', 0.1], ['100µs', 0.1], ['0', 0], ['.5s', 500], ['1h1m1s1ms', 3_661_001],
+  ])('parses %s', (text, ms) => {
+    expect(parseGoDuration(text)).toBeCloseTo(ms, 9);
+  });
+
+  it.each(['', '10', '1d', '-5s', '5 s', 's', '1m30', '1.5.5s', '10S', '1e3s'])('rejects %j', (text) => {
+    expect(parseGoDuration(text)).toBeUndefined();
+  });
+
+  it('enforces a minimum with a clear message', () => {
+    expect(() => checkGoDuration('Thing a', 'check.interval', '500ms', 1000)).toThrow('Thing a: check.interval = "500ms" is invalid: must be at least 1s');
+    expect(() => checkGoDuration('Thing a', 'ttl', '1d')).toThrow(/there is no 'd'/);
+  });
+});
+
+describe('pinned images', () => {
+  it.each([
+    ['nginx:1.27.2', '1.27.2'],
+    ['registry.example.com:5000/team/app:v2', 'v2'],
+    ['hashicorp/consul:1.20.1', '1.20.1'],
+    [`app@sha256:${'0'.repeat(64)}`, `sha256:${'0'.repeat(64)}`],
+    [`app:1.0@sha256:${'f'.repeat(64)}`, '1.0'],
+  ])('accepts %s', (image, ref) => {
+    expect(checkPinnedImage('x', 'image', image)).toBe(ref);
+  });
+
+  it.each(['nginx', 'nginx:latest', 'registry:5000/app', 'app@sha256:abc', 'App:1.0', 'app:', ':1.0', 'a b:1'])('rejects %j', (image) => {
+    expect(() => checkPinnedImage('x', 'image', image)).toThrow(/pinned image/);
+  });
+});
+
+describe('quantities', () => {
+  it.each([['100m', 0.1], ['2', 2], ['128Mi', 128 * 2 ** 20], ['1G', 1e9], ['1e3', 1000], ['0.5', 0.5]])('%s', (q, v) => {
+    expect(quantityValue(q)).toBeCloseTo(v);
+  });
+
+  it('keeps Duration fractions out of whole-second fields', () => {
+    expect(Duration.millis(1500).toMilliseconds()).toBe(1500);
+  });
+});
