@@ -5,3 +5,4 @@ export * from './health';
 export * from './registration';
 export * from './discoverable-service';
 export * from './restricted-namespace';
+export * from './network-policy';

@@ -39,7 +39,7 @@ describe('the example discovery setup', () => {
   });
 
   it('runs in a namespace that enforces Pod Security restricted', () => {
-    expect(findObject(objects, 'Namespace', 'production').metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(findObject(objects, 'Namespace', 'production').metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });
 
   it('passes the manifest-quality suite', () => {
