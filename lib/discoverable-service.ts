@@ -3,6 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
+import { PodNetworkPolicy, clusterDnsEgress, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig } from './registration';
 import { ResourceRequirements, resolveResources } from './resources';
 import {
@@ -109,6 +110,13 @@ export interface DiscoverableServiceProps {
   readonly registration?: IServiceRegistration;
   /** Kubernetes cluster DNS domain. @default 'cluster.local' */
   readonly clusterDomain?: string;
+  /**
+   * Isolate the pods with a NetworkPolicy that allows only cluster DNS, the declared
+   * discovery bindings (in both directions), the registry, and what
+   * {@link DiscoverableService.allowIngressFrom} / {@link DiscoverableService.allowEgressTo} add.
+   * @default true
+   */
+  readonly networkPolicy?: boolean;
 }
 
 /** How one port of a service is reached. */
@@ -160,11 +168,16 @@ export class DiscoverableService extends Construct {
   public readonly headlessService: k8s.KubeService;
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
   public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly networkPolicy?: PodNetworkPolicy;
 
   private readonly ports: Required<ServicePortOptions>[];
   private readonly registration?: RegistrationConfig;
   /** Environment of the app container, in insertion order; the key is the variable name. */
   private readonly env = new Map<string, { readonly owner: string; readonly value: k8s.EnvVar }>();
+  private readonly ingress = new Map<string, k8s.NetworkPolicyIngressRule>();
+  private readonly egress = new Map<string, k8s.NetworkPolicyEgressRule>();
+  /** Registry client labels of the pod template (never in selectors). */
+  private readonly registryLabels = new Map<string, string>();
 
   constructor(scope: Construct, id: string, props: DiscoverableServiceProps) {
     super(scope, id);
@@ -200,6 +213,8 @@ export class DiscoverableService extends Construct {
     const shutdown = resolveShutdown(this, props.shutdown, this.registration?.shutdownSeconds ?? 0);
     this.addPlainEnv(props.env ?? {});
     this.addSecretEnv(props.secretEnv ?? {});
+    this.registration?.ingress?.forEach((rule) => this.addRule(this.ingress, rule));
+    this.joinRegistry(this.registration, 'registration');
 
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: this.metadata(),
@@ -233,14 +248,44 @@ export class DiscoverableService extends Construct {
         },
       });
     }
+    if (props.networkPolicy ?? true) {
+      this.networkPolicy = new PodNetworkPolicy(this, 'network-policy', {
+        name: this.serviceName,
+        namespace: this.namespace,
+        labels: this.labels,
+        podSelector: this.selector,
+        // Rendered at synth time: bindings declared after construction still count.
+        ingress: Lazy.any({ produce: () => [...this.ingress.values()] }) as unknown as k8s.NetworkPolicyIngressRule[],
+        egress: Lazy.any({ produce: () => [clusterDnsEgress(), ...this.egress.values()] }) as unknown as k8s.NetworkPolicyEgressRule[],
+      });
+    }
+  }
+
+  /** Selects this service's pods from any namespace, for NetworkPolicy rules. */
+  public get podPeer(): k8s.NetworkPolicyPeer {
+    return {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.namespace } },
+      podSelector: { matchLabels: this.selector },
+    };
+  }
+
+  /** Allows `peer` to reach these pods on the named ports (default: all ports). */
+  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.ports.map((p) => p.name)): void {
+    const ports = portNames.map((name) => {
+      const port = this.endpointPort(name);
+      return policyPort(port.containerPort, port.protocol);
+    });
+    this.addRule(this.ingress, { from: [peer], ports });
+  }
+
+  /** Allows these pods to reach `peer` on `ports`, for dependencies outside the discovery graph. */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, ports: k8s.NetworkPolicyPort[]): void {
+    this.addRule(this.egress, { to: [peer], ports });
   }
 
   /** The endpoint of one named port (default: the first port). */
   public endpoint(portName: string = this.ports[0].name): ServiceEndpoint {
-    const port = this.ports.find((p) => p.name === portName);
-    if (!port) {
-      invalid(this, 'port', portName, `must name one of the ports of '${this.serviceName}': ${this.ports.map((p) => p.name).join(', ')}`);
-    }
+    const port = this.endpointPort(portName);
     const host = `${this.serviceName}.${this.namespace}.svc.${this.clusterDomain}`;
     const headlessHost = `${this.serviceName}-headless.${this.namespace}.svc.${this.clusterDomain}`;
     return {
@@ -251,6 +296,14 @@ export class DiscoverableService extends Construct {
       headlessHost,
       srv: `_${port.name}._${port.protocol.toLowerCase()}.${headlessHost}`,
     };
+  }
+
+  private endpointPort(portName: string): Required<ServicePortOptions> {
+    const port = this.ports.find((p) => p.name === portName);
+    if (!port) {
+      invalid(this, 'port', portName, `must name one of the ports of '${this.serviceName}': ${this.ports.map((p) => p.name).join(', ')}`);
+    }
+    return port;
   }
 
   /** Every port's endpoint. */
@@ -276,6 +329,11 @@ export class DiscoverableService extends Construct {
       this.addEnv(name, owner, { value }, true);
     }
     this.addEnv('POD_NAMESPACE', 'downward API', { valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, true);
+    const port = target.endpointPort(endpoint.portName);
+    this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)]);
+    target.allowIngressFrom(this.podPeer, [endpoint.portName]);
+    // A consumer reads the target's registry too: same client label, same egress.
+    this.joinRegistry(target.registration, `discover(${target.serviceName})`);
     return endpoint;
   }
 
@@ -316,6 +374,24 @@ export class DiscoverableService extends Construct {
     this.env.set(name, { owner, value: { name, ...value } });
   }
 
+  /** Labels the pods as clients of a registry and lets them reach it. */
+  private joinRegistry(registration: RegistrationConfig | undefined, owner: string): void {
+    if (!registration) return;
+    for (const [key, value] of Object.entries(checkLabels(this, `${owner}.podLabels`, registration.podLabels ?? {}))) {
+      const existing = this.registryLabels.get(key);
+      if (existing !== undefined && existing !== value) {
+        invalid(this, `${owner} pod label ${key}`, value, `must not conflict with ${key}=${existing} from another binding: a pod can be a client of one ${registration.registry} cluster`);
+      }
+      this.registryLabels.set(key, value);
+    }
+    registration.egress?.forEach((rule) => this.addRule(this.egress, rule));
+  }
+
+  /** Adds a rule once: bindings repeat, the policy should not. */
+  private addRule<T>(rules: Map<string, T>, rule: T): void {
+    rules.set(JSON.stringify(rule), rule);
+  }
+
   private metadata(name = this.serviceName, annotations?: Record<string, string>): k8s.ObjectMeta {
     return { name, namespace: this.namespace, labels: this.labels, ...(annotations ? { annotations } : {}) };
   }
@@ -339,7 +415,7 @@ export class DiscoverableService extends Construct {
       // Surge instead of taking a pod away first: capacity never drops during a rollout.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromString('25%'), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
       template: {
-        metadata: { labels: this.labels },
+        metadata: { labels: Lazy.any({ produce: () => ({ ...Object.fromEntries(this.registryLabels), ...this.labels }) }) },
         spec: {
           serviceAccountName: this.serviceAccount.name,
           automountServiceAccountToken: false,

@@ -25,6 +25,12 @@ export interface RegistrationConfig {
   readonly sidecars?: k8s.Container[];
   /** Pod volumes the sidecars mount. @default - none */
   readonly volumes?: k8s.Volume[];
+  /** Labels added to the pod template (never to selectors), e.g. a registry's client label. @default - none */
+  readonly podLabels?: Record<string, string>;
+  /** Traffic the pods must send to reach the registry. @default - none */
+  readonly egress?: k8s.NetworkPolicyEgressRule[];
+  /** Traffic the pods must accept from the registry, e.g. its health checks. @default - none */
+  readonly ingress?: k8s.NetworkPolicyIngressRule[];
   /** Annotations for the ClusterIP Service (catalog sync). @default - none */
   readonly serviceAnnotations?: Record<string, string>;
   /**

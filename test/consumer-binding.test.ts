@@ -12,7 +12,12 @@ describe('a consumer discovering services', () => {
   const order = new DiscoverableService(chart, 'order-service', { image: 'ghcr.io/acme/order-service:2.3.0', env: { LOG_LEVEL: 'info' } });
   const endpoint = order.discover(payment, { port: 'grpc' });
   order.discover(users);
-  const app = findContainer(findObject(synthChart(chart), 'Deployment', 'order-service'), 'order-service');
+  const objects = synthChart(chart);
+  const app = findContainer(findObject(objects, 'Deployment', 'order-service'), 'order-service');
+  const peer = (name: string) => ({
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'production' } },
+    podSelector: { matchLabels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name } },
+  });
 
   it('injects URL, host, port and SRV name of the chosen port', () => {
     expect(envOf(app, 'PAYMENT_SERVICE_URL').value).toBe('grpc://payment-service.production.svc.cluster.local:9090');
@@ -38,7 +43,25 @@ describe('a consumer discovering services', () => {
   });
 
   it('leaves the discovered services untouched', () => {
-    const paymentApp = findContainer(findObject(synthChart(chart), 'Deployment', 'payment-service'), 'payment-service');
+    const paymentApp = findContainer(findObject(objects, 'Deployment', 'payment-service'), 'payment-service');
     expect(paymentApp.env).toBeUndefined();
+  });
+
+  it('lets the consumer reach exactly the bound ports, and nothing else', () => {
+    const egress = findObject(objects, 'NetworkPolicy', 'order-service').spec.egress;
+    expect(egress.slice(1)).toEqual([
+      { to: [peer('payment-service')], ports: [{ port: 9090, protocol: 'TCP' }] },
+      { to: [peer('user-service')], ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
+    expect(findObject(objects, 'NetworkPolicy', 'order-service').spec.ingress).toEqual([]);
+  });
+
+  it('lets the discovered services accept the consumer on the bound port only', () => {
+    expect(findObject(objects, 'NetworkPolicy', 'payment-service').spec.ingress).toEqual([
+      { from: [peer('order-service')], ports: [{ port: 9090, protocol: 'TCP' }] },
+    ]);
+    expect(findObject(objects, 'NetworkPolicy', 'user-service').spec.ingress).toEqual([
+      { from: [peer('order-service')], ports: [{ port: 8080, protocol: 'TCP' }] },
+    ]);
   });
 });

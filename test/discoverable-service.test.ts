@@ -19,7 +19,7 @@ describe('DiscoverableService with defaults', () => {
 
   it('creates exactly the discovery objects, with stable human names', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      'Deployment/payment-service', 'PodDisruptionBudget/payment-service', 'Service/payment-service',
+      'Deployment/payment-service', 'NetworkPolicy/payment-service', 'PodDisruptionBudget/payment-service', 'Service/payment-service',
       'Service/payment-service-headless', 'ServiceAccount/payment-service',
     ]);
     for (const o of objects) expect(o.metadata.namespace).toBe('production');
@@ -88,8 +88,19 @@ describe('DiscoverableService with defaults', () => {
     expect(app.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } });
   });
 
-  it('passes the manifest-quality suite except for isolation, which needs NetworkPolicies', () => {
-    expect(qualityViolations(objects).filter((v) => !v.includes(': network-policy:'))).toEqual([]);
+  it('isolates its pods: no ingress until a binding asks, egress only to cluster DNS', () => {
+    const policy = findObject(objects, 'NetworkPolicy', 'payment-service');
+    expect(policy.spec.podSelector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    expect(policy.spec.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.spec.ingress).toEqual([]);
+    expect(policy.spec.egress).toEqual([{
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }],
+    }]);
+  });
+
+  it('passes the manifest-quality suite', () => {
+    expect(qualityViolations(objects)).toEqual([]);
   });
 
   it('exposes typed discovery endpoints', () => {
@@ -146,7 +157,7 @@ describe('DiscoverableService with every prop set', () => {
 
   it('uses the given name and namespace everywhere', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).sort()).toEqual([
-      'Deployment/finance/billing', 'PodDisruptionBudget/finance/billing', 'Service/finance/billing',
+      'Deployment/finance/billing', 'NetworkPolicy/finance/billing', 'PodDisruptionBudget/finance/billing', 'Service/finance/billing',
       'Service/finance/billing-headless', 'ServiceAccount/finance/billing',
     ]);
     expect(deployment.metadata.labels).toMatchObject({ team: 'payments', 'app.kubernetes.io/part-of': 'finance-suite', 'app.kubernetes.io/version': '3.1.0' });
@@ -188,8 +199,8 @@ describe('DiscoverableService with every prop set', () => {
     expect(service.endpoints.map((e) => e.portName)).toEqual(['https', 'grpc', 'stats']);
   });
 
-  it('passes the manifest-quality suite except for isolation', () => {
-    expect(qualityViolations(objects).filter((v) => !v.includes(': network-policy:'))).toEqual([]);
+  it('passes the manifest-quality suite', () => {
+    expect(qualityViolations(objects)).toEqual([]);
   });
 });
 
@@ -198,6 +209,12 @@ describe('DiscoverableService sizing', () => {
     const chart = testChart();
     new DiscoverableService(chart, 'solo', { image: IMAGE, replicas: 1 });
     expect(synthChart(chart).filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
+  });
+
+  it('can leave isolation to the platform', () => {
+    const chart = testChart();
+    new DiscoverableService(chart, 'open', { image: IMAGE, networkPolicy: false });
+    expect(synthChart(chart).filter((o) => o.kind === 'NetworkPolicy')).toEqual([]);
   });
 
   it('drops the preStop hook when the delay is zero (images without sleep)', () => {
