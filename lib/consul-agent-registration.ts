@@ -1,0 +1,227 @@
+import { Duration } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
+import { restrictedContainerSecurityContext } from './discoverable-service';
+import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
+import { CONSUL_CLIENT_LABEL, policyPort } from './network-policy';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget } from './registration';
+import { resolveResources } from './resources';
+import { shellQuote } from './shell';
+import { checkDns1035Label, checkDns1123Subdomain, checkGoDuration, checkPinnedImage, checkWholeSeconds, invalid } from './validation';
+
+/** The Consul image the registration sidecar runs (its `consul` CLI and busybox `sh`). */
+export const DEFAULT_CONSUL_IMAGE = 'hashicorp/consul:1.20.2';
+
+/** Where pods reach a node-local Consul agent; `ConsulCluster.agent` satisfies it. */
+export interface ConsulAgentAddress {
+  /** `http(s)://host:port` of the agent Service (internalTrafficPolicy Local). */
+  readonly url: string;
+  /** Agent container port, for NetworkPolicy egress. */
+  readonly port: number;
+  /** Name of the Consul cluster; pods label themselves `CONSUL_CLIENT_LABEL: <clusterName>`. */
+  readonly clusterName: string;
+  /** Namespace of the agent pods. */
+  readonly namespace: string;
+  /** Labels that select the agent pods. */
+  readonly podSelector: Record<string, string>;
+}
+
+/** A Secret key, for the ACL token and TLS material. */
+export interface ConsulSecretRef {
+  readonly secretName: string;
+  readonly key: string;
+}
+
+/** Props of {@link ConsulAgentRegistration}. */
+export interface ConsulAgentRegistrationProps {
+  /** The node-local agent to register with. */
+  readonly agent: ConsulAgentAddress;
+  /** Consul service name (DNS-1035 label). @default - the Kubernetes service name */
+  readonly serviceName?: string;
+  /** Named port to register. @default - the port that serves the health endpoints */
+  readonly port?: string;
+  /** Tags (DNS labels), for `<tag>.<service>.service.consul`. @default - none */
+  readonly tags?: string[];
+  /** Service meta within Consul's limits; `k8s-namespace` and `k8s-pod` are added. @default - none */
+  readonly meta?: Record<string, string>;
+  /**
+   * How long an instance may stay critical before the agent removes it: the safety net for
+   * a pod that crashed without running its deregistration. Go duration, at least 1m (Consul's
+   * minimum; its reaper runs every 30s).
+   * @default '1m'
+   */
+  readonly deregisterCriticalServiceAfter?: string;
+  /** How often the sidecar re-registers, so an agent restart loses nothing for long. @default Duration.seconds(30) */
+  readonly resyncInterval?: Duration;
+  /** Secret holding an ACL token with `service:write` on the service (needed under `default_policy: deny`). @default - no token */
+  readonly aclToken?: ConsulSecretRef;
+  /** Secret holding the CA certificate, when the agent serves HTTPS. @default - none */
+  readonly caCert?: ConsulSecretRef;
+  /** Sidecar image: needs `sh` and the `consul` CLI. @default DEFAULT_CONSUL_IMAGE */
+  readonly image?: string;
+}
+
+/** The values the sidecar script is rendered from, all validated. */
+export interface ConsulRegistrationScriptOptions {
+  /** The service definition with `{{POD_NAME}}`, `{{POD_IP}}` and `{{POD_IP_URL}}` placeholders. */
+  readonly definitionTemplate: string;
+  /** Where the script writes the definition. */
+  readonly definitionPath: string;
+  readonly resyncSeconds: number;
+}
+
+const DEFINITION_DIR = '/consul-registration';
+const PLACEHOLDER = /\{\{(POD_NAME|POD_IP|POD_IP_URL)\}\}/;
+const SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } };
+
+/**
+ * Registers each pod with the node-local Consul agent from a sidecar that runs the Consul
+ * image, so nothing is assumed about the app image. At start it writes the service
+ * definition with the pod's own name and IP and runs `consul services register`; it
+ * re-registers every resync interval; on SIGTERM it deregisters at once (before the app's
+ * preStop delay ends). A pod that crashes without deregistering goes critical and is reaped
+ * after `deregister_critical_service_after`.
+ *
+ * The HTTP check is the readiness probe's endpoint, interval and timeout, so Consul and
+ * Kubernetes agree on which instances are healthy.
+ */
+export class ConsulAgentRegistration implements IServiceRegistration {
+  constructor(private readonly props: ConsulAgentRegistrationProps) {}
+
+  public bind(target: RegistrationTarget): RegistrationConfig {
+    const { scope } = target;
+    const props = this.props;
+    const image = props.image ?? DEFAULT_CONSUL_IMAGE;
+    checkPinnedImage(scope, 'registration.image', image);
+    checkGoDuration(scope, 'registration.deregisterCriticalServiceAfter', props.deregisterCriticalServiceAfter ?? '1m', 60_000);
+    const resyncSeconds = checkWholeSeconds(scope, 'registration.resyncInterval', props.resyncInterval ?? Duration.seconds(30), 5, 3600);
+    checkDns1123Subdomain(scope, 'registration.agent.clusterName', props.agent.clusterName);
+    for (const [field, ref] of [['aclToken', props.aclToken], ['caCert', props.caCert]] as const) {
+      if (ref) checkSecretRef(scope, `registration.${field}`, ref);
+    }
+    const definition = consulServiceDefinition(target, props);
+    const secretEnv = (name: string, ref?: ConsulSecretRef): k8s.EnvVar[] =>
+      ref ? [{ name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } }] : [];
+    const sidecar: k8s.Container = {
+      name: 'consul-registration',
+      image,
+      imagePullPolicy: 'IfNotPresent',
+      command: ['/bin/sh', '-c', renderConsulRegistrationScript({
+        definitionTemplate: definition, definitionPath: `${DEFINITION_DIR}/service.json`, resyncSeconds,
+      })],
+      env: [
+        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        { name: 'CONSUL_HTTP_ADDR', value: props.agent.url },
+        ...secretEnv('CONSUL_HTTP_TOKEN', props.aclToken),
+        ...(props.caCert ? [{ name: 'CONSUL_CACERT', value: `${DEFINITION_DIR}-ca/${props.caCert.key}` }] : []),
+      ],
+      resources: resolveResources(scope, 'registration.resources', {}, SIDECAR_RESOURCES),
+      securityContext: restrictedContainerSecurityContext(),
+      volumeMounts: [
+        { name: 'consul-registration', mountPath: DEFINITION_DIR },
+        ...(props.caCert ? [{ name: 'consul-registration-ca', mountPath: `${DEFINITION_DIR}-ca`, readOnly: true }] : []),
+      ],
+    };
+    const agentPeer: k8s.NetworkPolicyPeer = {
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': props.agent.namespace } },
+      podSelector: { matchLabels: props.agent.podSelector },
+    };
+    return {
+      registry: 'consul',
+      sidecars: [sidecar],
+      volumes: [
+        { name: 'consul-registration', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } },
+        ...(props.caCert ? [{ name: 'consul-registration-ca', secret: { secretName: props.caCert.secretName, items: [{ key: props.caCert.key, path: props.caCert.key }] } }] : []),
+      ],
+      podLabels: { [CONSUL_CLIENT_LABEL]: props.agent.clusterName },
+      egress: [{ to: [agentPeer], ports: [policyPort(props.agent.port)] }],
+      // The agent runs the HTTP check against the pod IP.
+      ingress: [{ from: [agentPeer], ports: [policyPort(target.ports.get(target.health.portName)!)] }],
+      shutdownSeconds: 2,
+      consumerEnv: { CONSUL_HTTP_ADDR: props.agent.url },
+    };
+  }
+}
+
+function checkSecretRef(scope: RegistrationTarget['scope'], field: string, ref: ConsulSecretRef): void {
+  checkDns1123Subdomain(scope, `${field}.secretName`, ref.secretName);
+  if (!/^[-._a-zA-Z0-9]+$/.test(ref.key ?? '')) invalid(scope, `${field}.key`, ref.key, "must be a Secret key: alphanumerics, '-', '_' or '.'");
+}
+
+/**
+ * The agent service definition (file form, snake_case, as `consul services register`
+ * reads it), with placeholders for what only the running pod knows.
+ */
+export function consulServiceDefinition(target: RegistrationTarget, props: ConsulAgentRegistrationProps): string {
+  const { scope, health } = target;
+  const name = checkDns1035Label(scope, 'registration.serviceName', props.serviceName ?? target.serviceName);
+  const portName = props.port ?? health.portName;
+  const port = target.ports.get(portName);
+  if (port === undefined) {
+    invalid(scope, 'registration.port', portName, `must name one of the service's ports: ${[...target.ports.keys()].join(', ')}`);
+  }
+  const check = health.registryCheck();
+  checkGoDuration(scope, 'health.readiness.period (the Consul check interval)', check.interval, 1000);
+  const healthPort = target.ports.get(check.portName)!;
+  const meta = checkConsulMeta(scope, 'registration.meta', props.meta ?? {}, ['k8s-namespace', 'k8s-pod']);
+  const scheme = check.scheme.toLowerCase();
+  return JSON.stringify({
+    service: {
+      id: '{{POD_NAME}}',
+      name,
+      tags: checkConsulTags(scope, 'registration.tags', props.tags ?? []),
+      address: '{{POD_IP}}',
+      port,
+      meta: { ...meta, 'k8s-namespace': target.namespace, 'k8s-pod': '{{POD_NAME}}' },
+      enable_tag_override: false,
+      check: {
+        name: `${name} readiness`,
+        http: `${scheme}://{{POD_IP_URL}}:${healthPort}${check.path}`,
+        method: 'GET',
+        interval: check.interval,
+        timeout: check.timeout,
+        failures_before_critical: check.failuresBeforeCritical,
+        deregister_critical_service_after: props.deregisterCriticalServiceAfter ?? '1m',
+        ...(scheme === 'https' ? { tls_skip_verify: true } : {}),
+      },
+    },
+  }, null, 2);
+}
+
+/**
+ * The sidecar's POSIX sh script (busybox and dash). Every baked-in value goes through
+ * `shellQuote`; the pod's name and IP are checked at run time before they are spliced in.
+ */
+export function renderConsulRegistrationScript(options: ConsulRegistrationScriptOptions): string {
+  const segments = options.definitionTemplate.split(PLACEHOLDER);
+  const writes = segments.map((segment, i) => (i % 2 === 0 ? `printf '%s' ${shellQuote(segment)}` : `printf '%s' "$${segment}"`));
+  return [
+    'set -eu',
+    'log() { echo "consul-registration: $*"; }',
+    'case "${POD_NAME:-}" in \'\'|*[!a-z0-9.-]*) log "POD_NAME \'${POD_NAME:-}\' is not a pod name"; exit 64;; esac',
+    'case "${POD_IP:-}" in \'\'|*[!0-9A-Fa-f:.]*) log "POD_IP \'${POD_IP:-}\' is not an IP address"; exit 64;; esac',
+    'case "$POD_IP" in *:*) POD_IP_URL="[$POD_IP]";; *) POD_IP_URL="$POD_IP";; esac',
+    `definition=${shellQuote(options.definitionPath)}`,
+    `{ ${writes.join('; ')}; } > "$definition"`,
+    'registered=; sleeper=',
+    'deregister() {',
+    '  trap - TERM INT',
+    '  kill "$sleeper" 2>/dev/null || true',
+    '  if consul services deregister -id="$POD_NAME"; then log "deregistered $POD_NAME"; else log "deregistration of $POD_NAME failed; the agent reaps it once critical"; fi',
+    '  exit 0',
+    '}',
+    'trap deregister TERM INT',
+    'while :; do',
+    '  if consul services register "$definition" >/dev/null; then',
+    '    [ -n "$registered" ] || log "registered $POD_NAME at $POD_IP"',
+    `    registered=1; pause=${options.resyncSeconds}`,
+    '  else',
+    '    log "agent not reachable at ${CONSUL_HTTP_ADDR:-?}; retrying"; pause=2',
+    '  fi',
+    // Sleep in the background: sh runs traps only between commands, and SIGTERM must not wait.
+    '  sleep "$pause" & sleeper=$!',
+    '  wait "$sleeper" || true',
+    'done',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,193 @@
+import { createHash } from 'node:crypto';
+import { IConstruct } from 'constructs';
+import { invalid } from './validation';
+
+/** The ports Consul listens on (Consul's documented defaults). */
+export const CONSUL_PORTS = {
+  server: 8300,
+  serfLan: 8301,
+  serfWan: 8302,
+  http: 8500,
+  https: 8501,
+  grpc: 8502,
+  dns: 8600,
+} as const;
+
+/** Where the pods mount what Consul reads and writes. */
+export const CONSUL_PATHS = {
+  data: '/consul/data',
+  config: '/consul/config',
+  caFile: '/consul/tls/ca/ca.crt',
+  certFile: '/consul/tls/cert/tls.crt',
+  keyFile: '/consul/tls/cert/tls.key',
+  aclTokensFile: '/consul/acl/tokens.json',
+} as const;
+
+/**
+ * ACL rules that let DNS answer under `default_policy = "deny"`: Consul answers DNS with
+ * the agent's `dns` (else `default`, else anonymous) token, which needs node and service
+ * read. Create a policy from these rules and attach it to that token, for example
+ * `consul acl policy create -name dns-read -rules @rules.hcl` then
+ * `consul acl token update -id anonymous -policy-name dns-read` (or a dedicated token set
+ * as `acl.tokens.dns` through `acl.tokensSecret`, which Consul recommends).
+ */
+export const CONSUL_DNS_READ_POLICY_RULES = 'node_prefix "" {\n  policy = "read"\n}\nservice_prefix "" {\n  policy = "read"\n}\n';
+
+/** TLS settings after validation. */
+export interface ResolvedConsulTls {
+  readonly verifyIncoming: boolean;
+  readonly verifyOutgoing: boolean;
+  readonly verifyServerHostname: boolean;
+  readonly httpsOnly: boolean;
+}
+
+/** What the server and agent configurations share. */
+export interface ConsulAgentConfigInputs {
+  readonly datacenter: string;
+  readonly domain: string;
+  /** `host:port` of the servers' serf LAN (the headless Service). */
+  readonly retryJoin: string;
+  readonly reconnectTimeout: string;
+  /** ACLs on (with token persistence as given), or undefined for off. */
+  readonly acl?: { readonly enableTokenPersistence: boolean };
+  /** TLS on, or undefined for off. */
+  readonly tls?: ResolvedConsulTls;
+}
+
+/** What only servers need. */
+export interface ConsulServerConfigInputs extends ConsulAgentConfigInputs {
+  readonly bootstrapExpect: number;
+  readonly replicas: number;
+  readonly ui: boolean;
+  readonly connect: boolean;
+  readonly autopilot: {
+    readonly cleanupDeadServers: boolean;
+    readonly lastContactThreshold: string;
+    readonly serverStabilizationTime: string;
+  };
+}
+
+/** Quorum of `servers` Raft voters: floor(n/2)+1. */
+export function minQuorum(servers: number): number {
+  return Math.floor(servers / 2) + 1;
+}
+
+/** The JSON configuration of a Consul server (loaded with `-config-dir`). */
+export function serverConfig(inputs: ConsulServerConfigInputs): Record<string, unknown> {
+  return {
+    server: true,
+    bootstrap_expect: inputs.bootstrapExpect,
+    ...commonConfig(inputs),
+    ports: { ...apiPorts(inputs.tls), dns: CONSUL_PORTS.dns, server: CONSUL_PORTS.server, serf_lan: CONSUL_PORTS.serfLan, serf_wan: CONSUL_PORTS.serfWan },
+    autopilot: {
+      // Autopilot stops pruning dead servers at quorum, so a bad node cannot shrink the cluster below it.
+      min_quorum: minQuorum(inputs.replicas),
+      cleanup_dead_servers: inputs.autopilot.cleanupDeadServers,
+      last_contact_threshold: inputs.autopilot.lastContactThreshold,
+      server_stabilization_time: inputs.autopilot.serverStabilizationTime,
+    },
+    // Production Raft timing, as Consul's server performance guide recommends.
+    performance: { raft_multiplier: 1 },
+    ui_config: { enabled: inputs.ui },
+    connect: { enabled: inputs.connect },
+  };
+}
+
+/**
+ * The JSON configuration of a client agent. Its DNS interface is off: cluster DNS goes to
+ * the servers through the `-dns` Service, so nothing would ever query an agent's 8600.
+ */
+export function agentConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> {
+  return {
+    server: false,
+    ...commonConfig(inputs),
+    ports: { ...apiPorts(inputs.tls), dns: -1, serf_lan: CONSUL_PORTS.serfLan },
+  };
+}
+
+function commonConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> {
+  return {
+    datacenter: inputs.datacenter,
+    domain: inputs.domain,
+    data_dir: CONSUL_PATHS.data,
+    // Bind everywhere inside the pod; the pod IP is advertised with -advertise=$(POD_IP).
+    bind_addr: '0.0.0.0',
+    client_addr: '0.0.0.0',
+    retry_join: [inputs.retryJoin],
+    leave_on_terminate: true,
+    reconnect_timeout: inputs.reconnectTimeout,
+    // The NetworkPolicies allow no Internet egress; the check would only log failures.
+    disable_update_check: true,
+    acl: inputs.acl
+      ? { enabled: true, default_policy: 'deny', down_policy: 'extend-cache', enable_token_persistence: inputs.acl.enableTokenPersistence }
+      : { enabled: false },
+    ...(inputs.tls ? { tls: tlsConfig(inputs.tls) } : {}),
+  };
+}
+
+function apiPorts(tls: ResolvedConsulTls | undefined): Record<string, number> {
+  if (!tls) return { http: CONSUL_PORTS.http, https: -1, grpc: CONSUL_PORTS.grpc, grpc_tls: -1 };
+  return { http: tls.httpsOnly ? -1 : CONSUL_PORTS.http, https: CONSUL_PORTS.https, grpc: -1, grpc_tls: CONSUL_PORTS.grpc };
+}
+
+function tlsConfig(tls: ResolvedConsulTls): Record<string, unknown> {
+  return {
+    defaults: {
+      ca_file: CONSUL_PATHS.caFile,
+      cert_file: CONSUL_PATHS.certFile,
+      key_file: CONSUL_PATHS.keyFile,
+      verify_outgoing: tls.verifyOutgoing,
+    },
+    internal_rpc: { verify_incoming: tls.verifyIncoming, verify_server_hostname: tls.verifyServerHostname },
+    // API callers authenticate with ACL tokens, not client certificates (as the official chart does).
+    https: { verify_incoming: false },
+    grpc: { verify_incoming: false },
+  };
+}
+
+/** A configuration file as the ConfigMap stores it: stable key order, 2-space indent. */
+export function renderConfig(config: Record<string, unknown>): string {
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
+
+/** sha256 of a rendered file, for the pod template annotation that rolls pods on change. */
+export function configChecksum(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/**
+ * The readiness command: a leader exists (`/v1/status/leader` returns a quoted address),
+ * exactly the official chart's check. `-k` only skips certificate checks on loopback: the
+ * probe asks whether there is a leader, not who answers.
+ */
+export function leaderProbeCommand(tls: boolean): string[] {
+  const url = tls
+    ? `-k https://127.0.0.1:${CONSUL_PORTS.https}/v1/status/leader`
+    : `http://127.0.0.1:${CONSUL_PORTS.http}/v1/status/leader`;
+  return ['/bin/sh', '-ec', `curl -s ${url} | grep -E '".+"'`];
+}
+
+/** Placeholder in the CoreDNS block until the DNS Service's ClusterIP is known. */
+export const DNS_CLUSTER_IP_PLACEHOLDER = '<CONSUL_DNS_CLUSTER_IP>';
+
+/**
+ * The CoreDNS server block that forwards `<domain>.` to Consul. CoreDNS `forward` takes IP
+ * addresses only, so an unpinned ClusterIP yields a placeholder plus the command that reads it.
+ */
+export function coreDnsServerBlock(domain: string, clusterIp: string | undefined, lookup: string): string {
+  const forward = clusterIp
+    ? [`    forward . ${clusterIp}`]
+    : [`    # replace ${DNS_CLUSTER_IP_PLACEHOLDER} with the output of: ${lookup}`, `    forward . ${DNS_CLUSTER_IP_PLACEHOLDER}`];
+  return [`${domain}:53 {`, '    errors', '    cache 30', ...forward, '}', ''].join('\n');
+}
+
+const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';
+const IPV4 = new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}$`);
+
+/** A dotted-quad IPv4 address without leading zeros, as a Service `clusterIP` takes it. */
+export function checkIpv4Address(scope: IConstruct | string, field: string, value: string): string {
+  if (typeof value !== 'string' || !IPV4.test(value)) {
+    invalid(scope, field, value, "must be an IPv4 address such as '10.96.0.53' (four decimal octets 0-255, no leading zeros)");
+  }
+  return value;
+}
