@@ -36,7 +36,7 @@ describe('ConsulCatalogSync', () => {
   });
 
   it('defaults to the health port and the Kubernetes name, without the -<namespace> suffix', () => {
-    const annotations = findObject(synced({}), 'Service', 'payment-service').metadata.annotations;
+    const annotations = findObject(synced({}), 'Service', 'payment-service').metadata.annotations ?? {};
     expect(annotations['consul.hashicorp.com/service-name']).toBe('payment-service');
     expect(annotations['consul.hashicorp.com/service-port']).toBe('http');
   });
