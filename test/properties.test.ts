@@ -1,0 +1,144 @@
+import { Duration } from 'cdk8s';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  ConsulAgentRegistration, ConsulCatalogSync, DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec,
+} from '../lib';
+import { qualityViolations } from './support/quality';
+import { synthChart, testChart } from './support/synth';
+
+const RUNS = 200;
+
+/** Runs a property and reports how many inputs it tried, so a log shows the coverage. */
+function check<T>(title: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => void): void {
+  const details = fc.check(fc.property(arbitrary, predicate), { numRuns: RUNS });
+  console.log(`property "${title}": ${details.numRuns} inputs tried${details.failed ? ', FAILED' : ''}`);
+  if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `property "${title}" failed`);
+}
+
+const letter = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz');
+const alnum = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789');
+const dns1035 = (max: number) => fc.tuple(letter, fc.array(fc.oneof(alnum, fc.constant('-')), { maxLength: max - 2 }), alnum)
+  .map(([a, mid, z]) => `${a}${mid.join('')}${z}`);
+const ianaName = dns1035(15).filter((n) => !n.includes('--'));
+const AGENT = { url: 'http://consul-agent.consul.svc.cluster.local:8500', port: 8500, clusterName: 'consul', namespace: 'consul', podSelector: { 'app.kubernetes.io/name': 'consul' } };
+
+const ports = fc.uniqueArray(fc.record({ name: ianaName, port: fc.integer({ min: 1, max: 65535 }) }), {
+  minLength: 1, maxLength: 4, selector: (p) => p.name,
+}).filter((list) => new Set(list.map((p) => p.port)).size === list.length);
+
+const health = fc.record({
+  readinessPeriod: fc.integer({ min: 2, max: 30 }),
+  readinessFailures: fc.integer({ min: 1, max: 5 }),
+  livenessExtra: fc.integer({ min: 0, max: 60 }),
+  startup: fc.integer({ min: 10, max: 600 }),
+});
+
+const validProps = fc.record({
+  name: dns1035(40),
+  ports,
+  replicas: fc.integer({ min: 2, max: 20 }),
+  tag: fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,20}$/).filter((t) => t !== 'latest'),
+  health,
+  preStop: fc.integer({ min: 0, max: 30 }),
+  graceExtra: fc.integer({ min: 1, max: 60 }),
+  registry: fc.constantFrom('none', 'consul-agent', 'catalog-sync'),
+  tags: fc.uniqueArray(dns1035(20), { maxLength: 4 }),
+}).map((v): DiscoverableServiceProps => {
+  const livenessPeriod = v.health.readinessPeriod + 1;
+  // Liveness must tolerate at least as long as readiness: derive its threshold from that window.
+  const livenessFailures = Math.ceil((v.health.readinessPeriod * v.health.readinessFailures + v.health.livenessExtra) / livenessPeriod);
+  const registration = v.registry === 'consul-agent' ? new ConsulAgentRegistration({ agent: AGENT, tags: v.tags })
+    : v.registry === 'catalog-sync' ? new ConsulCatalogSync({ tags: v.tags }) : undefined;
+  return {
+    name: v.name,
+    image: `ghcr.io/acme/${v.name}:${v.tag}`,
+    ports: v.ports,
+    replicas: v.replicas,
+    health: HealthSpec.http({
+      port: v.ports[0].name,
+      readiness: { period: Duration.seconds(v.health.readinessPeriod), timeout: Duration.seconds(1), failureThreshold: v.health.readinessFailures },
+      liveness: { period: Duration.seconds(livenessPeriod), timeout: Duration.seconds(1), failureThreshold: livenessFailures },
+      startup: { maxStartupTime: Duration.seconds(v.health.startup) },
+    }),
+    shutdown: { preStopDelay: Duration.seconds(v.preStop), terminationGracePeriod: Duration.seconds(v.preStop + 2 + v.graceExtra) },
+    registration,
+  };
+});
+
+describe('generated valid props', () => {
+  it('always synthesize schema-valid, quality-clean manifests', () => {
+    check('valid DiscoverableService props synthesize cleanly', validProps, (props) => {
+      const chart = testChart();
+      new DiscoverableService(chart, 'svc', props);
+      const objects = synthChart(chart); // validates every object against the schema
+      expect(qualityViolations(objects)).toEqual([]);
+    });
+  });
+});
+
+/** One bad field at a time: the mutation, the field the error must name, and the bad value. */
+interface BadInput {
+  readonly field: string;
+  readonly value: unknown;
+  readonly props: Partial<DiscoverableServiceProps>;
+}
+
+const badName = fc.oneof(
+  fc.stringMatching(/^[A-Z][a-zA-Z0-9]{0,10}$/),
+  fc.stringMatching(/^[0-9][a-z0-9]{0,10}$/),
+  fc.stringMatching(/^[a-z]{1,5}_[a-z]{1,5}$/),
+  fc.stringMatching(/^[a-z]{64,80}$/),
+  fc.constant(''),
+  fc.stringMatching(/^[a-z]{1,5}-$/),
+);
+const badPortName = fc.oneof(
+  fc.stringMatching(/^[A-Z][a-zA-Z0-9]{0,10}$/),
+  fc.stringMatching(/^[a-z]{1,5}_[a-z]{1,5}$/),
+  fc.stringMatching(/^[a-z]{16,30}$/),
+  fc.stringMatching(/^[a-z]{1,5}--[a-z]{1,5}$/),
+  fc.stringMatching(/^[0-9]{1,10}$/),
+  fc.stringMatching(/^-?[a-z]{1,5}-$/),
+  fc.constant(''),
+);
+const badPort = fc.oneof(fc.integer({ max: 0 }), fc.integer({ min: 65536 }), fc.double({ min: 1.01, max: 65534.99, noInteger: true, noNaN: true }));
+const badDuration = fc.oneof(
+  fc.stringMatching(/^[0-9]{1,3}(d|w|y|sec|min)$/),
+  fc.stringMatching(/^[0-9]{1,3}$/).filter((s) => s !== '0'),
+  fc.integer({ min: 1, max: 59 }).map((s) => `${s}s`),
+);
+const badTag = fc.oneof(fc.stringMatching(/^[A-Z][A-Za-z]{0,8}$/), fc.stringMatching(/^[a-z]{1,4}[_.,: ][a-z]{1,4}$/), fc.stringMatching(/^[a-z]{64,70}$/));
+const badMetaKey = fc.oneof(fc.stringMatching(/^[a-z]{1,5}[.:/ ][a-z]{1,5}$/), fc.stringMatching(/^[a-z]{129,140}$/), fc.stringMatching(/^consul-[a-z]{1,8}$/));
+
+const badInput: fc.Arbitrary<BadInput> = fc.oneof(
+  badName.map((value) => ({ field: 'name', value, props: { name: value } })),
+  badPort.map((value) => ({ field: 'ports[0].port', value, props: { ports: [{ name: 'http', port: value }] } })),
+  badPortName.map((value) => ({ field: 'ports[0].name', value, props: { ports: [{ name: value, port: 8080 }], health: HealthSpec.http({ port: 'http' }) } })),
+  fc.oneof(fc.integer({ max: -1 }), fc.double({ min: 0.01, max: 99.99, noInteger: true, noNaN: true })).map((value) => ({ field: 'replicas', value, props: { replicas: value } })),
+  badDuration.map((value) => ({ field: 'registration.deregisterCriticalServiceAfter', value, props: { registration: new ConsulAgentRegistration({ agent: AGENT, deregisterCriticalServiceAfter: value }) } })),
+  badTag.map((value) => ({ field: 'registration.tags[0]', value, props: { registration: new ConsulAgentRegistration({ agent: AGENT, tags: [value] }) } })),
+  badMetaKey.map((value) => ({ field: 'registration.meta key', value, props: { registration: new ConsulAgentRegistration({ agent: AGENT, meta: { [value]: 'x' } }) } })),
+  fc.integer({ min: 63, max: 100 }).map((count) => ({
+    field: 'registration.meta', value: `${count} keys`,
+    props: { registration: new ConsulAgentRegistration({ agent: AGENT, meta: Object.fromEntries(Array.from({ length: count }, (_, i) => [`k${i}`, 'v'])) }) },
+  })),
+);
+
+describe('generated bad props', () => {
+  it('always fail at synth with a message naming the construct, the field and the value', () => {
+    check('bad props fail with a precise error', badInput, ({ field, value, props }) => {
+      const chart = testChart();
+      let error: unknown;
+      try {
+        new DiscoverableService(chart, 'svc', { image: 'ghcr.io/acme/svc:1.0.0', ...props });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+      const { message, field: reported } = error as DiscoveryKitValidationError;
+      expect(reported).toBe(field);
+      expect(message).toContain("DiscoverableService 'test/svc'");
+      expect(message).toContain(`${field} = ${JSON.stringify(value)}`);
+    });
+  });
+});
