@@ -1,5 +1,9 @@
 import { App, Chart, Testing } from 'cdk8s';
+import { registerConsulCrdValidators } from './consul-crds';
 import { KubeObject, validateSchema } from './schema';
+
+// Custom resources the package emits are checked against their CRD schemas, like built-ins.
+registerConsulCrdValidators();
 
 /**
  * Synthesizes a chart the way `cdk8s synth` does and validates every object against the
