@@ -1,6 +1,8 @@
 import { Chart, Duration, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { CircuitBreakerOptions, checkCircuitBreaker } from './circuit-breaker';
+import { addCircuitBreaker } from './consul-service-defaults';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
 import { PodNetworkPolicy, clusterDnsEgress, policyPort } from './network-policy';
@@ -117,7 +119,19 @@ export interface DiscoverableServiceProps {
    * @default true
    */
   readonly networkPolicy?: boolean;
+  /**
+   * Put the service in the Consul service mesh (connect-inject) with passive health checks,
+   * limits and failover as consul-k8s `ServiceDefaults` / `ServiceResolver`. They act only on
+   * mesh traffic, never on DNS or HTTP-API discovery. Keeping injected pods Pod Security
+   * "restricted" needs consul-k8s's CNI plugin (see `CONSUL_MESH_POD_SECURITY_NOTE`); the
+   * sidecar's egress to the Consul servers must be allowed with `allowEgressTo`.
+   * @default - not in the mesh
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions;
 }
+
+/** Envoy's public listener in Consul's mesh: peers' sidecars connect here, not to the app port. */
+export const CONSUL_MESH_PUBLIC_LISTENER_PORT = 20000;
 
 /** How one port of a service is reached. */
 export interface ServiceEndpoint {
@@ -161,6 +175,8 @@ export class DiscoverableService extends Construct {
   public readonly selector: Record<string, string>;
   /** The resolved health spec. */
   public readonly health: ResolvedHealth;
+  /** Whether the pods join the Consul service mesh. */
+  public readonly inMesh: boolean;
   /** Name of the registry the service registers with, if any. */
   public readonly registry?: string;
   public readonly deployment: k8s.KubeDeployment;
@@ -176,6 +192,7 @@ export class DiscoverableService extends Construct {
   private readonly env = new Map<string, { readonly owner: string; readonly value: k8s.EnvVar }>();
   private readonly ingress = new Map<string, k8s.NetworkPolicyIngressRule>();
   private readonly egress = new Map<string, k8s.NetworkPolicyEgressRule>();
+  private readonly podAnnotations: Record<string, string> = {};
   /** Registry client labels of the pod template (never in selectors). */
   private readonly registryLabels = new Map<string, string>();
 
@@ -196,6 +213,8 @@ export class DiscoverableService extends Construct {
     const runAsUser = checkInteger(this, 'runAsUser', props.runAsUser ?? 10001, 1, 2_147_483_647);
     const tmpSizeLimit = checkQuantity(this, 'tmpSizeLimit', props.tmpSizeLimit ?? '64Mi');
     const userLabels = checkLabels(this, 'labels', props.labels ?? {});
+    if (props.circuitBreaker) checkCircuitBreaker(this, 'circuitBreaker', props.circuitBreaker);
+    this.inMesh = props.circuitBreaker !== undefined;
     this.selector = selectorLabels({ name: this.serviceName, instance: this.serviceName });
     this.labels = {
       ...userLabels,
@@ -248,6 +267,10 @@ export class DiscoverableService extends Construct {
         },
       });
     }
+    const mesh = props.circuitBreaker
+      ? addCircuitBreaker(this, { serviceName: this.serviceName, namespace: this.namespace, labels: this.labels, options: props.circuitBreaker })
+      : undefined;
+    if (mesh) Object.assign(this.podAnnotations, mesh.podAnnotations);
     if (props.networkPolicy ?? true) {
       this.networkPolicy = new PodNetworkPolicy(this, 'network-policy', {
         name: this.serviceName,
@@ -269,13 +292,13 @@ export class DiscoverableService extends Construct {
     };
   }
 
-  /** Allows `peer` to reach these pods on the named ports (default: all ports). */
-  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.ports.map((p) => p.name)): void {
+  /** Allows `peer` to reach these pods on the named ports (default: all ports) and any `extraPorts`. */
+  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.ports.map((p) => p.name), extraPorts: k8s.NetworkPolicyPort[] = []): void {
     const ports = portNames.map((name) => {
       const port = this.endpointPort(name);
       return policyPort(port.containerPort, port.protocol);
     });
-    this.addRule(this.ingress, { from: [peer], ports });
+    this.addRule(this.ingress, { from: [peer], ports: [...ports, ...extraPorts] });
   }
 
   /** Allows these pods to reach `peer` on `ports`, for dependencies outside the discovery graph. */
@@ -330,8 +353,9 @@ export class DiscoverableService extends Construct {
     }
     this.addEnv('POD_NAMESPACE', 'downward API', { valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, true);
     const port = target.endpointPort(endpoint.portName);
-    this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)]);
-    target.allowIngressFrom(this.podPeer, [endpoint.portName]);
+    const meshPorts = target.inMesh ? [policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT)] : [];
+    this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol), ...meshPorts]);
+    target.allowIngressFrom(this.podPeer, [endpoint.portName], meshPorts);
     // A consumer reads the target's registry too: same client label, same egress.
     this.joinRegistry(target.registration, `discover(${target.serviceName})`);
     return endpoint;
@@ -415,7 +439,10 @@ export class DiscoverableService extends Construct {
       // Surge instead of taking a pod away first: capacity never drops during a rollout.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: k8s.IntOrString.fromString('25%'), maxUnavailable: k8s.IntOrString.fromNumber(0) } },
       template: {
-        metadata: { labels: Lazy.any({ produce: () => ({ ...Object.fromEntries(this.registryLabels), ...this.labels }) }) },
+        metadata: {
+          labels: Lazy.any({ produce: () => ({ ...Object.fromEntries(this.registryLabels), ...this.labels }) }),
+          annotations: Lazy.any({ produce: () => (Object.keys(this.podAnnotations).length ? this.podAnnotations : undefined) }),
+        },
         spec: {
           serviceAccountName: this.serviceAccount.name,
           automountServiceAccountToken: false,
