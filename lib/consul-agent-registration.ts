@@ -6,7 +6,7 @@ import { CONSUL_CLIENT_LABEL, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget } from './registration';
 import { resolveResources } from './resources';
 import { shellQuote } from './shell';
-import { checkDns1035Label, checkDns1123Subdomain, checkGoDuration, checkPinnedImage, checkWholeSeconds, invalid } from './validation';
+import { checkDns1035Label, checkDns1123Subdomain, checkGoDuration, checkPinnedImage, checkSecretKey, checkWholeSeconds, invalid } from './validation';
 
 /** The Consul image the registration sidecar runs (its `consul` CLI and busybox `sh`). */
 export const DEFAULT_CONSUL_IMAGE = 'hashicorp/consul:1.20.2';
@@ -145,7 +145,7 @@ export class ConsulAgentRegistration implements IServiceRegistration {
 
 function checkSecretRef(scope: RegistrationTarget['scope'], field: string, ref: ConsulSecretRef): void {
   checkDns1123Subdomain(scope, `${field}.secretName`, ref.secretName);
-  if (!/^[-._a-zA-Z0-9]+$/.test(ref.key ?? '')) invalid(scope, `${field}.key`, ref.key, "must be a Secret key: alphanumerics, '-', '_' or '.'");
+  checkSecretKey(scope, `${field}.key`, ref.key);
 }
 
 /**

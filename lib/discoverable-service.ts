@@ -10,7 +10,7 @@ import { IServiceRegistration, RegistrationConfig } from './registration';
 import { ResourceRequirements, resolveResources } from './resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName,
-  checkInteger, checkLabels, checkPinnedImage, checkPort, checkQuantity, checkUnique, checkWholeSeconds, invalid,
+  checkInteger, checkLabels, checkPinnedImage, checkPort, checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, invalid,
 } from './validation';
 
 /** Transport protocol of a port. */
@@ -381,9 +381,7 @@ export class DiscoverableService extends Construct {
     for (const [name, source] of Object.entries(env)) {
       checkEnvName(this, 'secretEnv', name);
       checkDns1123Subdomain(this, `secretEnv.${name}.secretName`, source.secretName);
-      if (!/^[-._a-zA-Z0-9]+$/.test(source.key ?? '')) {
-        invalid(this, `secretEnv.${name}.key`, source.key, "must be a Secret key: alphanumerics, '-', '_' or '.'");
-      }
+      checkSecretKey(this, `secretEnv.${name}.key`, source.key);
       this.addEnv(name, 'secretEnv', { valueFrom: { secretKeyRef: { name: source.secretName, key: source.key } } });
     }
   }

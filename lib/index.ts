@@ -13,3 +13,4 @@ export * from './etcd-cluster';
 export * from './circuit-breaker';
 export * from './consul-service-defaults';
 export * from './consul-service-resolver';
+export * from './etcd-cluster';

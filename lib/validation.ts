@@ -216,3 +216,11 @@ export function checkUnique<T>(scope: IConstruct | string, field: string, values
     seen.add(value);
   }
 }
+
+/** A key of a Secret or ConfigMap. */
+export function checkSecretKey(scope: IConstruct | string, field: string, key: string): string {
+  if (typeof key !== 'string' || key.length > 253 || !/^[-._a-zA-Z0-9]+$/.test(key)) {
+    invalid(scope, field, key, "must be a Secret key: 1-253 alphanumerics, '-', '_' or '.'");
+  }
+  return key;
+}

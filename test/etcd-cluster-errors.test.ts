@@ -1,0 +1,74 @@
+import { Duration } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { DiscoveryKitValidationError, EtcdCluster, EtcdClusterProps, EtcdTlsOptions } from '../lib';
+import { testChart } from './support/synth';
+
+/** Builds a cluster with `props` and returns the synth-time error. */
+function errorOf(props: EtcdClusterProps): DiscoveryKitValidationError {
+  const chart = testChart();
+  try {
+    new EtcdCluster(chart, 'registry-etcd', props);
+  } catch (error) {
+    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+    // Nothing half-synthesized: the failed construct left no objects behind.
+    expect(chart.node.findAll().filter((c) => c.node.path.includes('registry-etcd/'))).toEqual([]);
+    return error as DiscoveryKitValidationError;
+  }
+  throw new Error(`expected ${JSON.stringify(props)} to be rejected`);
+}
+
+describe('EtcdCluster rejects bad input at synth time', () => {
+  const cases: [string, EtcdClusterProps, string, RegExp][] = [
+    ['2 members', { members: 2 }, 'members', /= 2 .*must be odd: 2 members tolerate 0 failure/],
+    ['4 members', { members: 4 }, 'members', /must be odd: 4 members tolerate 1 failure\(s\), no more than 3/],
+    ['6 members', { members: 6 }, 'members', /must be odd/],
+    ['0 members', { members: 0 }, 'members', /from 1 to 7/],
+    ['9 members', { members: 9 }, 'members', /= 9 .*from 1 to 7/],
+    ['fractional members', { members: 3.5 }, 'members', /integer/],
+    ['1 member without the development flag', { members: 1 }, 'members', /tolerates no failure.*allowSingleMember: true/],
+    ['uppercase name', { name: 'Etcd' }, 'name', /"Etcd".*DNS-1035/],
+    ['name starting with a digit', { name: '1etcd' }, 'name', /starting with a letter/],
+    ['name too long for the revision-hash label', { name: 'e'.repeat(53) }, 'name', /at most 52 characters.*controller-revision-hash/],
+    ['bad namespace', { namespace: 'Discovery_1' }, 'namespace', /RFC 1123/],
+    ['bad cluster domain', { clusterDomain: 'cluster..local' }, 'clusterDomain', /DNS-1123 subdomain/],
+    ['image without tag', { image: 'gcr.io/etcd-development/etcd' }, 'image', /pinned/],
+    ['image tagged latest', { image: 'gcr.io/etcd-development/etcd:latest' }, 'image', /other than 'latest'/],
+    ['malformed image', { image: 'gcr.io/etcd development/etcd:v3.5.21' }, 'image', /pinned/],
+    ['etcd without /livez and /readyz', { image: 'gcr.io/etcd-development/etcd:v3.5.11' }, 'image', /etcd 3\.5\.12 or later/],
+    ['etcd 3.4', { image: 'registry.k8s.io/etcd:3.4.13-0' }, 'image', /3\.5\.12 or later/],
+    ['bad storage quantity', { storageSize: '8GB' }, 'storageSize', /"8GB".*Kubernetes quantity/],
+    ['storage too small for the quota', { storageSize: '4Gi' }, 'storageSize', /at least 5Gi: twice the backend quota/],
+    ['storage too small for a larger quota', { storageSize: '8Gi', backendQuota: '4Gi' }, 'storageSize', /at least 9Gi/],
+    ['bad storage class', { storageClassName: 'Fast_SSD' }, 'storageClassName', /DNS-1123 subdomain/],
+    ['bad quota quantity', { backendQuota: '2GB' }, 'backendQuota', /Kubernetes quantity/],
+    ['quota above 8Gi', { backendQuota: '16Gi', storageSize: '64Gi' }, 'backendQuota', /from 64Mi to 8Gi/],
+    ['quota without a unit', { backendQuota: '2' }, 'backendQuota', /"2".*from 64Mi/],
+    ['fractional quota bytes', { backendQuota: '100.1Mi' }, 'backendQuota', /whole number of bytes/],
+    ['sub-second compaction retention', { autoCompactionRetention: Duration.millis(90_500) }, 'autoCompactionRetention', /90.5s.*whole number of seconds/],
+    ['compaction retention under a minute', { autoCompactionRetention: Duration.seconds(30) }, 'autoCompactionRetention', /30s.*>= 60s/],
+    ['startup window too short', { maxStartupTime: Duration.seconds(10) }, 'maxStartupTime', /from 30s to 3600s/],
+    ['startup window over an hour', { maxStartupTime: Duration.hours(2) }, 'maxStartupTime', /7200s/],
+    ['client TLS without certificates', { clientTls: {} as EtcdTlsOptions }, 'clientTls.secretName', /TLS cannot be on without certificates/],
+    ['peer TLS with an empty Secret name', { peerTls: { secretName: '' } }, 'peerTls.secretName', /TLS cannot be on without certificates/],
+    ['bad TLS Secret name', { clientTls: { secretName: 'Etcd_TLS' } }, 'clientTls.secretName', /DNS-1123 subdomain/],
+    ['TLS Secret without a certificate key', { clientTls: { secretName: 'etcd-tls', certKey: '' } }, 'clientTls.certKey', /must be a Secret key/],
+    ['TLS Secret with a bad key', { peerTls: { secretName: 'etcd-tls', keyKey: 'tls key' } }, 'peerTls.keyKey', /"tls key".*Secret key/],
+    ['TLS keys that collide', { peerTls: { secretName: 'etcd-tls', caKey: 'tls.crt' } }, 'peerTls keys', /"tls.crt".*unique/],
+    ['bad resource quantity', { resources: { limits: { memory: '1GB' } } }, 'resources.limits.memory', /quantity/],
+    ['request above limit', { resources: { requests: { cpu: '4' } } }, 'resources.requests.cpu', /must not exceed resources.limits.cpu \(2\)/],
+    ['root user', { runAsUser: 0 }, 'runAsUser', /from 1/],
+    ['bad label', { labels: { team: 'plat form' } }, 'labels["team"]', /63 alphanumerics/],
+  ];
+
+  it.each(cases)('%s', (_title, props, field, message) => {
+    const error = errorOf(props);
+    expect(error.field).toBe(field);
+    expect(error.message).toContain("EtcdCluster 'test/registry-etcd'");
+    expect(error.message).toContain(field);
+    expect(error.message).toMatch(message);
+  });
+
+  it('accepts images whose tag names no version, which it cannot check', () => {
+    expect(() => new EtcdCluster(testChart(), 'etcd', { image: `mirror.internal/etcd@sha256:${'a'.repeat(64)}` })).not.toThrow();
+  });
+});
