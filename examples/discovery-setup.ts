@@ -1,19 +1,37 @@
 import { App, Chart, Duration } from 'cdk8s';
-import { DiscoverableService, HealthSpec, RestrictedNamespace } from '../lib';
+import {
+  ConsulAgentRegistration, ConsulCluster, DiscoverableService, EtcdCluster, GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace,
+} from '../lib';
 
 /**
- * The example discovery setup that `cdk8s synth` writes to dist/: three services in a
- * restricted `production` namespace; order-service discovers payment-service.
+ * The example discovery setup that `cdk8s synth` writes to dist/: a Consul cluster in a
+ * restricted `consul` namespace, an etcd cluster in `etcd`, and three services in a
+ * restricted `production` namespace. payment-service and order-service register with
+ * Consul (payment-service also sits in the mesh with circuit breaking); user-service
+ * registers in etcd; order-service discovers payment-service.
  */
 export function buildExampleApp(app: App): App {
+  const consul = addConsulChart(app);
+  addEtcdChart(app);
   const production = new Chart(app, 'production', { namespace: 'production', disableResourceNameHashes: true });
   new RestrictedNamespace(production, 'production');
+  // Under the cluster's default-deny ACLs each service registers with its own token
+  // (service:write on itself), read from a Secret the platform team creates.
+  const consulRegistration = (service: string, tags: string[]) => new ConsulAgentRegistration({
+    agent: consul.agent, tags, aclToken: { secretName: `${service}-consul-token`, key: 'token' },
+  });
 
   const payment = new DiscoverableService(production, 'payment-service', {
     image: 'ghcr.io/acme/payment-service:1.8.2',
     ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }],
     replicas: 3,
     partOf: 'shop',
+    registration: consulRegistration('payment-service', ['v1']),
+    circuitBreaker: {
+      protocol: MeshProtocol.HTTP,
+      limits: { maxConnections: 200, maxPendingRequests: 100, maxConcurrentRequests: 100 },
+      passiveHealthCheck: { interval: Duration.seconds(10), maxFailures: 5, enforcingConsecutive5xx: 100, maxEjectionPercent: 50, baseEjectionTime: Duration.seconds(30) },
+    },
   });
 
   const order = new DiscoverableService(production, 'order-service', {
@@ -21,6 +39,7 @@ export function buildExampleApp(app: App): App {
     replicas: 2,
     partOf: 'shop',
     env: { LOG_LEVEL: 'info' },
+    registration: consulRegistration('order-service', ['v2']),
   });
   order.discover(payment);
 
@@ -32,4 +51,39 @@ export function buildExampleApp(app: App): App {
   });
 
   return app;
+}
+
+/**
+ * The `consul` chart: 3 servers and node-local agents, gossip key from the Secret
+ * `consul-gossip-key` (create it with
+ * `kubectl -n consul create secret generic consul-gossip-key --from-literal=key=$(consul keygen)`).
+ */
+export function addConsulChart(app: App): ConsulCluster {
+  const chart = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });
+  new RestrictedNamespace(chart, 'namespace', { name: 'consul' });
+  return new ConsulCluster(chart, 'consul', {
+    replicas: 3,
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' }),
+    // Any non-root ids work (every writable path is a volume owned through fsGroup); >= 10000 per kube-score.
+    runAsUser: 10100,
+    runAsGroup: 10100,
+    // Pinned so CoreDNS can forward `.consul` to it; an address in kubeadm's default
+    // Service CIDR (10.96.0.0/12): pick a free one from yours.
+    dnsClusterIp: '10.96.0.53',
+    partOf: 'service-discovery',
+  });
+}
+
+/** The `etcd` chart: a 3-member etcd cluster that services register in with leases. */
+export function addEtcdChart(app: App): EtcdCluster {
+  const chart = new Chart(app, 'etcd', { namespace: 'etcd', disableResourceNameHashes: true });
+  new RestrictedNamespace(chart, 'namespace', { name: 'etcd' });
+  return new EtcdCluster(chart, 'etcd', { members: 3, partOf: 'service-discovery' });
+}
+
+/** The Consul cluster of an app built by {@link buildExampleApp}. */
+export function consulClusterOf(app: App): ConsulCluster {
+  const cluster = app.node.tryFindChild('consul')?.node.tryFindChild('consul');
+  if (!(cluster instanceof ConsulCluster)) throw new Error("the app has no Consul cluster at 'consul/consul': build it with buildExampleApp");
+  return cluster;
 }

@@ -1,15 +1,13 @@
 import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { restrictedContainerSecurityContext } from './discoverable-service';
+import { DEFAULT_CONSUL_IMAGE } from './consul-config';
 import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
 import { CONSUL_CLIENT_LABEL, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget } from './registration';
 import { resolveResources } from './resources';
 import { shellQuote } from './shell';
 import { checkDns1035Label, checkDns1123Subdomain, checkGoDuration, checkPinnedImage, checkSecretKey, checkWholeSeconds, invalid } from './validation';
-
-/** The Consul image the registration sidecar runs (its `consul` CLI and busybox `sh`). */
-export const DEFAULT_CONSUL_IMAGE = 'hashicorp/consul:1.20.2';
 
 /** Where pods reach a node-local Consul agent; `ConsulCluster.agent` satisfies it. */
 export interface ConsulAgentAddress {
@@ -56,7 +54,7 @@ export interface ConsulAgentRegistrationProps {
   readonly aclToken?: ConsulSecretRef;
   /** Secret holding the CA certificate, when the agent serves HTTPS. @default - none */
   readonly caCert?: ConsulSecretRef;
-  /** Sidecar image: needs `sh` and the `consul` CLI. @default DEFAULT_CONSUL_IMAGE */
+  /** Sidecar image: needs `sh` and the `consul` CLI (the Consul image has both, on busybox). @default DEFAULT_CONSUL_IMAGE */
   readonly image?: string;
 }
 

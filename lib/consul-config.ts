@@ -2,6 +2,9 @@ import { createHash } from 'node:crypto';
 import { IConstruct } from 'constructs';
 import { invalid } from './validation';
 
+/** The Consul release servers, agents and registration sidecars run by default (pinned). */
+export const DEFAULT_CONSUL_IMAGE = 'hashicorp/consul:1.20.6';
+
 /** The ports Consul listens on (Consul's documented defaults). */
 export const CONSUL_PORTS = {
   server: 8300,

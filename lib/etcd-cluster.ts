@@ -8,7 +8,7 @@ import { clusterDnsEgress, ETCD_CLIENT_LABEL, PodNetworkPolicy, policyPort } fro
 import { quantityValue, ResolvedResources, ResourceRequirements, resolveResources } from './resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPinnedImage,
-  checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, formatMs, invalid,
+  checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, formatMs, invalid, warn,
 } from './validation';
 
 /**
@@ -217,8 +217,7 @@ export class EtcdCluster extends Construct {
     this.clientEndpoints = [`${this.scheme('client')}://${this.clientServiceHost}:${CLIENT_PORT}`];
     this.memberEndpoints = this.memberNames().map((m) => this.memberUrl('client', m, CLIENT_PORT));
     if (this.members === 1) {
-      process.emitWarning(`EtcdCluster '${this.node.path}': a single etcd member tolerates no failure; use it for development only`,
-        { code: 'DISCOVERY_KIT_ETCD_SINGLE_MEMBER' });
+      warn(this, 'a single etcd member tolerates no failure; use it for development only');
     }
 
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {

@@ -224,3 +224,12 @@ export function checkSecretKey(scope: IConstruct | string, field: string, key: s
   }
   return key;
 }
+
+/**
+ * A synth-time warning: recorded as `warning` metadata on the construct (for tests and
+ * tools) and printed, since cdk8s has no warning channel of its own.
+ */
+export function warn(scope: IConstruct, message: string): void {
+  scope.node.addMetadata('warning', message);
+  process.emitWarning(`${describeConstruct(scope)}: ${message}`, { code: 'DISCOVERY_KIT_WARNING' });
+}

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Duration } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConsulAgentAddress, ConsulAgentRegistration, ConsulAgentRegistrationProps, DiscoverableService, DiscoveryKitValidationError, HealthSpec, parseGoDuration } from '../lib';
+import { ConsulAgentAddress, ConsulAgentRegistration, DEFAULT_CONSUL_IMAGE, ConsulAgentRegistrationProps, DiscoverableService, DiscoveryKitValidationError, HealthSpec, parseGoDuration } from '../lib';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
@@ -47,7 +47,8 @@ describe('ConsulAgentRegistration in the manifests', () => {
   });
 
   it('adds a sidecar from the pinned Consul image that knows its pod and agent', () => {
-    expect(sidecar.image).toBe('hashicorp/consul:1.20.2');
+    expect(sidecar.image).toBe(DEFAULT_CONSUL_IMAGE);
+    expect(sidecar.image).toMatch(/^hashicorp\/consul:1\.\d+\.\d+$/);
     expect(sidecar.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     expect(envOf(sidecar, 'POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(envOf(sidecar, 'POD_IP').valueFrom.fieldRef.fieldPath).toBe('status.podIP');

@@ -318,7 +318,7 @@ describe('EtcdCluster with a single member for development', () => {
     try {
       const { objects, flags } = synthCluster({ members: 1, allowSingleMember: true });
       expect(warn).toHaveBeenCalledWith(expect.stringMatching(/EtcdCluster 'test\/etcd-cluster': a single etcd member tolerates no failure/),
-        { code: 'DISCOVERY_KIT_ETCD_SINGLE_MEMBER' });
+        { code: 'DISCOVERY_KIT_WARNING' });
       expect(flags.get('initial-cluster')).toBe('etcd-0=http://etcd-0.etcd.production.svc.cluster.local:2380');
       expect(objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
       expect(qualityViolations(objects, { exemptions: [{

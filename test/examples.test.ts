@@ -38,8 +38,48 @@ describe('the example discovery setup', () => {
     expect(envOf(order, 'POD_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
   });
 
-  it('runs in a namespace that enforces Pod Security restricted', () => {
-    expect(findObject(objects, 'Namespace', 'production').metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  it.each(['production', 'consul', 'etcd'])('runs %s in a namespace that enforces Pod Security restricted', (namespace) => {
+    expect(findObject(objects, 'Namespace', namespace).metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
+  });
+
+  it('isolates every pod for ingress and egress', () => {
+    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind));
+    expect(workloads.length).toBe(6);
+    for (const workload of workloads) {
+      const labels = workload.spec.template.metadata.labels;
+      const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === workload.metadata.namespace
+        && Object.entries(o.spec.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v));
+      expect(policies.flatMap((p) => p.spec.policyTypes).sort(), `${workload.kind}/${workload.metadata.name}`).toEqual(['Egress', 'Ingress']);
+    }
+  });
+
+  it('runs a quorum-safe Consul cluster with node-local agents and no hostPort', () => {
+    const servers = findObject(objects, 'StatefulSet', 'consul-server', 'consul');
+    expect(servers.spec.replicas).toBe(3);
+    expect(servers.spec.podManagementPolicy).toBe('Parallel');
+    expect(findObject(objects, 'PodDisruptionBudget', 'consul-server', 'consul').spec.maxUnavailable).toBe(1);
+    expect(findObject(objects, 'Service', 'consul-server', 'consul').spec.publishNotReadyAddresses).toBe(true);
+    expect(findObject(objects, 'Service', 'consul-agent', 'consul').spec.internalTrafficPolicy).toBe('Local');
+    const serverPorts = servers.spec.template.spec.containers.flatMap((c: any) => c.ports ?? []);
+    const containerPort = (name: string) => serverPorts.find((p: any) => p.name === name)?.containerPort;
+    expect(findObject(objects, 'Service', 'consul-dns', 'consul').spec.ports.map((p: any) => `${p.port}->${containerPort(p.targetPort)}/${p.protocol}`).sort())
+      .toEqual(['53->8600/TCP', '53->8600/UDP']);
+    findObject(objects, 'DaemonSet', 'consul-agent', 'consul');
+    expect(JSON.stringify(objects)).not.toMatch(/"hostPort"/);
+  });
+
+  it.each(['payment-service', 'order-service'])('registers %s with the node-local Consul agent', (name) => {
+    const deployment = findObject(objects, 'Deployment', name, 'production');
+    const sidecar = findContainer(deployment, 'consul-registration');
+    expect(envOf(sidecar, 'CONSUL_HTTP_ADDR').value).toBe('http://consul-agent.consul.svc.cluster.local:8500');
+    expect(envOf(sidecar, 'CONSUL_HTTP_TOKEN').valueFrom.secretKeyRef).toEqual({ name: `${name}-consul-token`, key: 'token' });
+    expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-client']).toBe('consul');
+  });
+
+  it('puts payment-service in the mesh with circuit breaking', () => {
+    const defaults = findObject(objects, 'ServiceDefaults', 'payment-service', 'production');
+    expect(defaults.spec.upstreamConfig.defaults.passiveHealthCheck.maxFailures).toBe(5);
+    expect(findObject(objects, 'Deployment', 'payment-service').spec.template.metadata.annotations['consul.hashicorp.com/connect-inject']).toBe('true');
   });
 
   it('passes the manifest-quality suite', () => {
