@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Installs the real etcd, etcdctl and busybox the fault tests run, when missing.
+    globalSetup: ['./test/support/global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
     // cdk8s synthesis and real etcd processes are CPU-bound; two workers fit the 2-core machines.
     maxWorkers: 2,

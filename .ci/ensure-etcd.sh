@@ -17,6 +17,11 @@ if [ -z "$missing" ]; then
   exit 0
 fi
 
+if ! command -v apt-get >/dev/null 2>&1; then
+  log "missing:$missing; no apt-get here: install etcd (server and etcdctl) and busybox by hand" >&2
+  exit 1
+fi
+
 if [ "$(id -u)" -eq 0 ]; then
   as_root=""
 elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
@@ -43,6 +48,16 @@ log "installing:$missing (apt-get update, then apt-get install -y --no-install-r
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
 # shellcheck disable=SC2086 # $missing is a space-separated package list
 $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+
+# On a systemd host the package also enables etcd.service for the next boot; the tests run
+# their own members, so switch it off again.
+case $missing in
+  *etcd-server*)
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      log "disabling the etcd.service the package enabled"
+      $as_root systemctl disable --now etcd.service || true
+    fi ;;
+esac
 
 for tool in etcd etcdctl busybox; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool still not on PATH after install" >&2; exit 1; }

@@ -1,7 +1,6 @@
-import { App, Chart, Duration } from 'cdk8s';
-import {
-  ConsulAgentRegistration, ConsulCluster, DiscoverableService, EtcdCluster, GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace,
-} from '../lib';
+import { App, Chart } from 'cdk8s';
+import { ConsulCluster, EtcdCluster, GossipEncryption, RestrictedNamespace } from '../lib';
+import { SHOP_SERVICE_DEFAULTS, defineShop } from './shop';
 
 /**
  * The example discovery setup that `cdk8s synth` writes to dist/: a Consul cluster in a
@@ -12,44 +11,10 @@ import {
  */
 export function buildExampleApp(app: App): App {
   const consul = addConsulChart(app);
-  addEtcdChart(app);
+  const etcd = addEtcdChart(app);
   const production = new Chart(app, 'production', { namespace: 'production', disableResourceNameHashes: true });
   new RestrictedNamespace(production, 'production');
-  // Under the cluster's default-deny ACLs each service registers with its own token
-  // (service:write on itself), read from a Secret the platform team creates.
-  const consulRegistration = (service: string, tags: string[]) => new ConsulAgentRegistration({
-    agent: consul.agent, tags, aclToken: { secretName: `${service}-consul-token`, key: 'token' },
-  });
-
-  const payment = new DiscoverableService(production, 'payment-service', {
-    image: 'ghcr.io/acme/payment-service:1.8.2',
-    ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9090 }],
-    replicas: 3,
-    partOf: 'shop',
-    registration: consulRegistration('payment-service', ['v1']),
-    circuitBreaker: {
-      protocol: MeshProtocol.HTTP,
-      limits: { maxConnections: 200, maxPendingRequests: 100, maxConcurrentRequests: 100 },
-      passiveHealthCheck: { interval: Duration.seconds(10), maxFailures: 5, enforcingConsecutive5xx: 100, maxEjectionPercent: 50, baseEjectionTime: Duration.seconds(30) },
-    },
-  });
-
-  const order = new DiscoverableService(production, 'order-service', {
-    image: 'ghcr.io/acme/order-service:2.3.0',
-    replicas: 2,
-    partOf: 'shop',
-    env: { LOG_LEVEL: 'info' },
-    registration: consulRegistration('order-service', ['v2']),
-  });
-  order.discover(payment);
-
-  new DiscoverableService(production, 'user-service', {
-    image: 'ghcr.io/acme/user-service:0.9.4',
-    replicas: 2,
-    partOf: 'shop',
-    health: HealthSpec.http({ startup: { maxStartupTime: Duration.seconds(180) } }),
-  });
-
+  defineShop(production, { services: SHOP_SERVICE_DEFAULTS, consulAgent: consul.agent, consulAcls: true, circuitBreaker: true, etcd });
   return app;
 }
 

@@ -161,6 +161,8 @@ export class EtcdCluster extends Construct {
   public readonly clientEndpoints: string[];
   /** Client URLs of each member, for clients that balance across members themselves. */
   public readonly memberEndpoints: string[];
+  /** Client port of the members (for NetworkPolicy rules). */
+  public readonly clientPort = CLIENT_PORT;
   public readonly tls: EtcdTlsFlags;
   /** Pods (in any namespace) carrying this label may reach the client port. */
   public readonly clientLabel: EtcdClientLabel;

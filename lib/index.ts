@@ -15,3 +15,5 @@ export * from './consul-agent-registration';
 export * from './consul-catalog-sync';
 export * from './consul-cluster';
 export * from './etcd-cluster';
+export * from './etcd-lease-script';
+export * from './etcd-lease-registration';

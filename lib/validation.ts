@@ -8,14 +8,17 @@ import { IConstruct } from 'constructs';
  */
 export class DiscoveryKitValidationError extends Error {
   public readonly constructPath: string;
-  public readonly field: string;
 
-  constructor(scope: IConstruct | string, field: string, value: unknown, allowed: string) {
+  constructor(scope: IConstruct | string, public readonly field: string, public readonly value: unknown, public readonly allowed: string) {
     const path = typeof scope === 'string' ? scope : describeConstruct(scope);
     super(`${path}: ${field} = ${formatValue(value)} is invalid: ${allowed}`);
     this.name = 'DiscoveryKitValidationError';
     this.constructPath = path;
-    this.field = field;
+  }
+
+  /** The same complaint reported against the construct that passed the value on. */
+  public rescope(scope: IConstruct, fieldPrefix: string): DiscoveryKitValidationError {
+    return new DiscoveryKitValidationError(scope, `${fieldPrefix}${this.field}`, this.value, this.allowed);
   }
 }
 

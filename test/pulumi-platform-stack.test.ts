@@ -1,0 +1,173 @@
+import * as pulumi from '@pulumi/pulumi';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DiscoveryKitValidationError } from '../lib';
+import { GOSSIP_SECRET } from '../stacks/platform/program';
+import { PlatformOutputs } from '../stacks/shared/platform-outputs';
+import { chartComponents, duplicateRegistrations, expectOneResourcePerObject } from './support/pulumi-charts';
+import { findRegistered, isSecretValue, MockRun } from './support/pulumi-mocks';
+import { exampleStackConfig, GOSSIP_KEY, PLATFORM_CONFIG, platformFailure, runPlatform } from './support/pulumi-stacks';
+import { findContainer } from './support/synth';
+
+const SECRET = 'kubernetes:core/v1:Secret';
+
+describe('the platform stack under Pulumi mocks', () => {
+  let run: MockRun<PlatformOutputs>;
+  beforeAll(async () => {
+    run = await runPlatform();
+  });
+
+  it('deploys the namespaces and the registries as two charts, each object exactly one resource', () => {
+    const components = chartComponents(run);
+    expect([...components.keys()]).toEqual(['namespaces', 'registries']);
+    const namespaces = expectOneResourcePerObject(run, components.get('namespaces')!);
+    expect(namespaces.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Namespace/consul', 'Namespace/etcd', 'Namespace/production']);
+    const registries = expectOneResourcePerObject(run, components.get('registries')!);
+    expect(new Set(registries.map((o) => o.metadata.namespace))).toEqual(new Set(['consul', 'etcd']));
+    expect(registries.map((o) => `${o.metadata.namespace}/${o.kind}`)).toEqual(expect.arrayContaining([
+      'consul/StatefulSet', 'consul/DaemonSet', 'consul/NetworkPolicy', 'etcd/StatefulSet', 'etcd/NetworkPolicy',
+    ]));
+    expect(duplicateRegistrations(run)).toEqual([]);
+  });
+
+  it('registers only the provider, the two charts, their objects and the gossip Secret', () => {
+    const components = chartComponents(run);
+    const objectCount = [...components.values()].reduce((sum, c) => sum + c.resources.size, 0);
+    expect(run.registered.filter((r) => r.type.startsWith('kubernetes:'))).toHaveLength(objectCount + 1);
+    expect(run.registered.filter((r) => !r.type.startsWith('kubernetes:')).map((r) => `${r.type} ${r.name}`).sort()).toEqual([
+      'discovery-kit:cdk8s:Chart namespaces', 'discovery-kit:cdk8s:Chart registries', 'pulumi:providers:kubernetes kubernetes',
+    ]);
+  });
+
+  it('labels every namespace for Pod Security "restricted"', () => {
+    for (const name of ['consul', 'etcd', 'production']) {
+      const labels = findRegistered(run, 'kubernetes:core/v1:Namespace', `Namespace/${name}`).inputs.metadata.labels;
+      expect(labels).toMatchObject({
+        'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted',
+      });
+    }
+  });
+
+  it('creates the gossip-key Secret from the secret config as a Pulumi secret, in the Consul namespace', async () => {
+    const secret = findRegistered(run, SECRET, `consul/Secret/${GOSSIP_SECRET.secretName}`);
+    expect(secret.inputs.metadata).toEqual({ name: GOSSIP_SECRET.secretName, namespace: 'consul' });
+    // The SDK marks the whole stringData map secret once a value in it is.
+    expect(isSecretValue(secret.inputs.stringData)).toBe(true);
+    expect(secret.inputs.stringData.value).toEqual({ [GOSSIP_SECRET.secretKey]: GOSSIP_KEY });
+    const resource = run.constructed.find((c) => c.type === SECRET)!.resource as pulumi.CustomResource & { stringData: pulumi.Output<unknown> };
+    expect(await pulumi.isSecret(resource.stringData)).toBe(true);
+  });
+
+  it('keeps the gossip key out of every manifest and output: Consul reads it from the Secret by name', () => {
+    const elsewhere = run.registered.filter((r) => r.type !== SECRET);
+    expect(JSON.stringify(elsewhere)).not.toContain(GOSSIP_KEY);
+    expect(JSON.stringify(run.outputs)).not.toContain(GOSSIP_KEY);
+    const server = findRegistered(run, 'kubernetes:apps/v1:StatefulSet', 'consul/StatefulSet/consul-server').inputs;
+    const secretRefs = findContainer(server, 'consul').env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.valueFrom.secretKeyRef);
+    expect(secretRefs).toContainEqual({ name: GOSSIP_SECRET.secretName, key: GOSSIP_SECRET.secretKey });
+  });
+
+  it('orders the deployment: namespaces, then the gossip Secret, then every registry object', () => {
+    const components = chartComponents(run);
+    const namespaces = components.get('namespaces')!;
+    const secret = run.constructed.find((c) => c.type === SECRET)!;
+    expect(secret.opts.dependsOn).toEqual([namespaces]);
+    const registryObjects = run.constructed.filter((c) => c.opts.parent === components.get('registries'));
+    expect(registryObjects.length).toBeGreaterThan(0);
+    for (const object of registryObjects) expect(object.opts.dependsOn, object.name).toEqual([namespaces, secret.resource]);
+  });
+
+  it('pins the Consul DNS ClusterIP from config and exports what apps and CoreDNS need', () => {
+    const dns = findRegistered(run, 'kubernetes:core/v1:Service', 'consul/Service/consul-dns').inputs;
+    expect(dns.spec.clusterIP).toBe('10.96.0.53');
+    expect(run.outputs).toEqual({
+      namespaces: { consul: 'consul', etcd: 'etcd', apps: 'production' },
+      consulAgent: {
+        host: 'consul-agent.consul.svc.cluster.local',
+        port: 8500,
+        scheme: 'http',
+        address: 'consul-agent.consul.svc.cluster.local:8500',
+        url: 'http://consul-agent.consul.svc.cluster.local:8500',
+        clusterName: 'consul',
+        namespace: 'consul',
+        podSelector: { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'agent' },
+        datacenter: 'dc1',
+        domain: 'consul',
+      },
+      consulAclsEnabled: true,
+      consulDnsIp: '10.96.0.53',
+      coreDnsServerBlock: 'consul:53 {\n    errors\n    cache 30\n    forward . 10.96.0.53\n}\n',
+      etcd: {
+        clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'],
+        clusterName: 'etcd',
+        namespace: 'etcd',
+        selector: { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' },
+        clientPort: 2379,
+        clientLabel: { key: 'discovery-kit.io/etcd-client', value: 'etcd' },
+      },
+    });
+  });
+
+  it("creates the agents' ACL tokens Secret once the tokens are set, mounted by servers and agents, and deploys Consul after it", async () => {
+    const tokens = { agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f', dns: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d' };
+    const withTokens = await runPlatform({ ...PLATFORM_CONFIG, consulTokens: JSON.stringify(tokens) }, ['consulTokens']);
+    const secret = findRegistered(withTokens, SECRET, 'consul/Secret/consul-acl-tokens');
+    expect(isSecretValue(secret.inputs.stringData)).toBe(true);
+    expect(JSON.parse(secret.inputs.stringData.value['tokens.json'])).toEqual({ acl: { tokens } });
+    const elsewhere = JSON.stringify(withTokens.registered.filter((r) => r.type !== SECRET));
+    for (const token of Object.values(tokens)) expect(elsewhere).not.toContain(token);
+    for (const [type, name] of [['StatefulSet', 'consul-server'], ['DaemonSet', 'consul-agent']]) {
+      const pod = findRegistered(withTokens, `kubernetes:apps/v1:${type}`, `consul/${type}/${name}`).inputs.spec.template.spec;
+      expect(pod.volumes.map((v: any) => v.secret?.secretName), name).toContain('consul-acl-tokens');
+    }
+    const secrets = withTokens.constructed.filter((c) => c.type === SECRET).map((c) => c.resource);
+    const server = withTokens.constructed.find((c) => c.name === 'consul/StatefulSet/consul-server')!;
+    expect(server.opts.dependsOn).toEqual([chartComponents(withTokens).get('namespaces'), ...secrets]);
+  });
+
+  it('accepts the example Pulumi.dev.yaml (plus the gossip key the CLI sets as a secret)', async () => {
+    const example = await runPlatform({ ...exampleStackConfig('platform'), gossipKey: GOSSIP_KEY });
+    expect(example.outputs.consulDnsIp).toBe('10.96.0.53');
+    expect(findRegistered(example, 'pulumi:providers:kubernetes', 'kubernetes').inputs.context).toBe('kind-discovery');
+  });
+
+  it('takes the namespaces and the ACL switch from config', async () => {
+    const custom = await runPlatform({ ...PLATFORM_CONFIG, consulNamespace: 'registry', etcdNamespace: 'registry', appsNamespace: 'shop', consulAcls: 'false' });
+    expect(custom.outputs.namespaces).toEqual({ consul: 'registry', etcd: 'registry', apps: 'shop' });
+    expect(custom.outputs.consulAclsEnabled).toBe(false);
+    // One Namespace object per distinct name.
+    expect(custom.registered.filter((r) => r.type === 'kubernetes:core/v1:Namespace').map((r) => r.name)).toEqual(['Namespace/registry', 'Namespace/shop']);
+    expect(findRegistered(custom, SECRET, 'registry/Secret/consul-gossip-key').inputs.metadata.namespace).toBe('registry');
+  });
+});
+
+describe('the platform stack rejects bad config before registering anything', () => {
+  const withConfig = (overrides: Record<string, string | undefined>) =>
+    Object.fromEntries(Object.entries({ ...PLATFORM_CONFIG, ...overrides }).filter(([, v]) => v !== undefined)) as Record<string, string>;
+
+  const cases: [string, Record<string, string | undefined>, string, RegExp][] = [
+    ['no gossip key', { gossipKey: undefined }, 'gossipKey', /= undefined is invalid: is required: a base64 key of 16, 24 or 32 bytes.*pulumi config set --secret gossipKey/],
+    ['a gossip key that is not base64', { gossipKey: 'not a key!' }, 'gossipKey', /= "<redacted>" is invalid: must be a base64 key of 16, 24 or 32 bytes, as consul keygen prints/],
+    ['a gossip key of the wrong length', { gossipKey: Buffer.alloc(20).toString('base64') }, 'gossipKey', /"<redacted>"/],
+    ['no DNS ClusterIP', { consulDnsClusterIp: undefined }, 'consulDnsClusterIp', /is required: a free IPv4 address in the cluster's Service CIDR/],
+    ['a DNS ClusterIP that is not an IPv4 address', { consulDnsClusterIp: '10.96.0.300' }, 'consulDnsClusterIp', /"10.96.0.300".*IPv4 address/],
+    ['a bad namespace', { appsNamespace: 'Shop_Prod' }, 'appsNamespace', /"Shop_Prod".*RFC 1123 DNS label/],
+    ['a non-boolean switch', { consulAcls: 'yes' }, 'consulAcls', /"yes".*true or false/],
+    ['an unknown agent token', { consulTokens: '{"replication":"hunter2"}' }, 'consulTokens.replication', /"<redacted>" is invalid: must be one of: agent, dns$/],
+    ['an agent token that is not a SecretID', { consulTokens: '{"agent":"hunter2"}' }, 'consulTokens.agent', /"<redacted>" is invalid: must be a Consul ACL token SecretID \(a UUID\) from consul acl token create/],
+  ];
+
+  it.each(cases)('%s', async (_title, overrides, key, message) => {
+    const { error, registered } = await platformFailure(withConfig(overrides));
+    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+    expect((error as Error).message).not.toContain('hunter2');
+    expect((error as DiscoveryKitValidationError).field).toBe(`discovery-platform:${key}`);
+    expect((error as Error).message).toMatch(new RegExp(`^Pulumi config: discovery-platform:${key} = `));
+    expect((error as Error).message).toMatch(message);
+    expect(registered).toEqual([]);
+  });
+
+  it('never echoes a rejected gossip key', async () => {
+    const { error } = await platformFailure(withConfig({ gossipKey: 'c2VjcmV0LWJ1dC10b28tc2hvcnQ=' }));
+    expect((error as Error).message).not.toContain('c2VjcmV0LWJ1dC10b28tc2hvcnQ=');
+  });
+});
