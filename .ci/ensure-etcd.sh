@@ -1,6 +1,6 @@
 #!/bin/sh
-# Makes sure a real etcd server, etcdctl and busybox are installed for the test suite.
-# Installs Debian's etcd-server, etcd-client and busybox when any is missing, without
+# Makes sure a real etcd server, etcdctl, busybox and openssl are installed for the test suite.
+# Installs Debian's etcd-server, etcd-client, busybox and openssl when any is missing, without
 # letting the package start an etcd daemon (the tests run their own on loopback ports).
 # Works as root, or as a user with passwordless sudo.
 set -eu
@@ -11,9 +11,10 @@ missing=""
 command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
 command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
 command -v busybox >/dev/null 2>&1 || missing="$missing busybox"
+command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
 
 if [ -z "$missing" ]; then
-  log "etcd, etcdctl and busybox already on PATH; nothing to install"
+  log "etcd, etcdctl, busybox and openssl already on PATH; nothing to install"
   exit 0
 fi
 
@@ -59,7 +60,7 @@ case $missing in
     fi ;;
 esac
 
-for tool in etcd etcdctl busybox; do
+for tool in etcd etcdctl busybox openssl; do
   command -v "$tool" >/dev/null 2>&1 || { log "$tool still not on PATH after install" >&2; exit 1; }
 done
 log "installed: $(etcd --version 2>/dev/null | head -n 1); etcdctl $(etcdctl version 2>/dev/null | head -n 1)"

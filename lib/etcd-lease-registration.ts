@@ -126,7 +126,9 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
       volumes: tls ? [{ name: 'etcd-client-tls', secret: { secretName: tls.secretName, defaultMode: 0o440 } }] : undefined,
       podLabels: { [ETCD_CLIENT_LABEL]: cluster.clusterName },
       egress: [{ to: [members], ports: [policyPort(cluster.clientPort)] }],
-      shutdownSeconds: 2,
+      // Deleting the key and revoking the lease are two etcdctl calls of at most 5 s each,
+      // after the one in flight: up to 15 s while etcd is unreachable.
+      shutdownSeconds: 15,
       consumerEnv: { ETCD_ENDPOINTS: cluster.clientEndpoints.join(','), ETCD_SERVICES_PREFIX: keyPrefix },
     };
   }

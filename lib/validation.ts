@@ -8,12 +8,15 @@ import { IConstruct } from 'constructs';
  */
 export class DiscoveryKitValidationError extends Error {
   public readonly constructPath: string;
+  /** The construct's node path, when the scope is a construct. */
+  public readonly nodePath?: string;
 
   constructor(scope: IConstruct | string, public readonly field: string, public readonly value: unknown, public readonly allowed: string) {
     const path = typeof scope === 'string' ? scope : describeConstruct(scope);
     super(`${path}: ${field} = ${formatValue(value)} is invalid: ${allowed}`);
     this.name = 'DiscoveryKitValidationError';
     this.constructPath = path;
+    this.nodePath = typeof scope === 'string' ? undefined : scope.node.path;
   }
 
   /** The same complaint reported against the construct that passed the value on. */

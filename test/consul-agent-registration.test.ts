@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Duration } from 'cdk8s';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConsulAgentAddress, ConsulAgentRegistration, DEFAULT_CONSUL_IMAGE, ConsulAgentRegistrationProps, DiscoverableService, DiscoveryKitValidationError, HealthSpec, parseGoDuration } from '../lib';
+import { expectRejection, rejectionOf } from './support/errors';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
@@ -24,8 +25,7 @@ const SERVICE_KEYS = new Set(['id', 'name', 'tags', 'address', 'tagged_addresses
 const CHECK_KEYS = new Set(['id', 'check_id', 'name', 'notes', 'status', 'http', 'method', 'header', 'body', 'disable_redirects', 'tls_server_name', 'tls_skip_verify', 'interval', 'timeout', 'deregister_critical_service_after', 'success_before_passing', 'failures_before_warning', 'failures_before_critical', 'output_max_size']);
 const CHECK_DURATIONS = ['interval', 'timeout', 'deregister_critical_service_after'];
 
-function registeredService(props: Partial<ConsulAgentRegistrationProps> = {}, health?: HealthSpec) {
-  const chart = testChart();
+function registeredService(props: Partial<ConsulAgentRegistrationProps> = {}, health?: HealthSpec, chart = testChart()) {
   const service = new DiscoverableService(chart, 'payment-service', {
     image: 'ghcr.io/acme/payment-service:1.8.2',
     ports: [{ name: 'http', port: 80, containerPort: 8080 }, { name: 'grpc', port: 9090 }],
@@ -208,15 +208,8 @@ describe('the generated registration script, run against a stand-in consul CLI',
 });
 
 describe('ConsulAgentRegistration rejects bad input at synth time', () => {
-  const errorOf = (props: Partial<ConsulAgentRegistrationProps>, health?: HealthSpec): DiscoveryKitValidationError => {
-    try {
-      registeredService(props, health);
-    } catch (error) {
-      expect(error).toBeInstanceOf(DiscoveryKitValidationError);
-      return error as DiscoveryKitValidationError;
-    }
-    throw new Error('expected an error');
-  };
+  const errorOf = (props: Partial<ConsulAgentRegistrationProps>, health?: HealthSpec): DiscoveryKitValidationError =>
+    rejectionOf((chart) => registeredService(props, health, chart));
 
   it.each<[string, Partial<ConsulAgentRegistrationProps>, string, RegExp]>([
     ['deregistration under 1m', { deregisterCriticalServiceAfter: '30s' }, 'registration.deregisterCriticalServiceAfter', /at least 60s/],
@@ -234,10 +227,7 @@ describe('ConsulAgentRegistration rejects bad input at synth time', () => {
     ['a resync under 5s', { resyncInterval: Duration.seconds(1) }, 'registration.resyncInterval', /from 5s/],
     ['an ACL token Secret without a key', { aclToken: { secretName: 'consul-token', key: '' } }, 'registration.aclToken.key', /Secret key/],
   ])('%s', (_title, props, field, message) => {
-    const error = errorOf(props);
-    expect(error.field).toBe(field);
-    expect(error.message).toContain("DiscoverableService 'test/payment-service'");
-    expect(error.message).toMatch(message);
+    expectRejection(errorOf(props), "DiscoverableService 'test/payment-service'", field, message);
   });
 
   it('a check interval under 1s cannot be expressed: the readiness period is whole seconds >= 1', () => {

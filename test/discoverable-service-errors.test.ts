@@ -1,22 +1,14 @@
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec } from '../lib';
+import { expectRejection, rejectionOf } from './support/errors';
 import { testChart } from './support/synth';
 
 const IMAGE = 'ghcr.io/acme/payment-service:1.8.2';
 
 /** Builds a service with `overrides` and returns the synth-time error. */
 function errorOf(overrides: Partial<DiscoverableServiceProps>): DiscoveryKitValidationError {
-  const chart = testChart();
-  try {
-    new DiscoverableService(chart, 'payment-service', { image: IMAGE, ...overrides });
-  } catch (error) {
-    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
-    // Nothing half-synthesized: the failed construct left no objects behind.
-    expect(chart.node.findAll().filter((c) => c.node.path.includes('payment-service/'))).toEqual([]);
-    return error as DiscoveryKitValidationError;
-  }
-  throw new Error(`expected ${JSON.stringify(overrides)} to be rejected`);
+  return rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', { image: IMAGE, ...overrides }));
 }
 
 describe('DiscoverableService rejects bad input at synth time', () => {
@@ -59,11 +51,7 @@ describe('DiscoverableService rejects bad input at synth time', () => {
   ];
 
   it.each(cases)('%s', (_title, overrides, field, message) => {
-    const error = errorOf(overrides);
-    expect(error.field).toBe(field);
-    expect(error.message).toContain("DiscoverableService 'test/payment-service'");
-    expect(error.message).toContain(field);
-    expect(error.message).toMatch(message);
+    expectRejection(errorOf(overrides), "DiscoverableService 'test/payment-service'", field, message);
   });
 
   it('does not echo a credential it rejects', () => {

@@ -1,20 +1,12 @@
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { DiscoveryKitValidationError, EtcdCluster, EtcdClusterProps, EtcdTlsOptions } from '../lib';
+import { expectRejection, rejectionOf } from './support/errors';
 import { testChart } from './support/synth';
 
 /** Builds a cluster with `props` and returns the synth-time error. */
 function errorOf(props: EtcdClusterProps): DiscoveryKitValidationError {
-  const chart = testChart();
-  try {
-    new EtcdCluster(chart, 'registry-etcd', props);
-  } catch (error) {
-    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
-    // Nothing half-synthesized: the failed construct left no objects behind.
-    expect(chart.node.findAll().filter((c) => c.node.path.includes('registry-etcd/'))).toEqual([]);
-    return error as DiscoveryKitValidationError;
-  }
-  throw new Error(`expected ${JSON.stringify(props)} to be rejected`);
+  return rejectionOf((chart) => new EtcdCluster(chart, 'registry-etcd', props));
 }
 
 describe('EtcdCluster rejects bad input at synth time', () => {
@@ -61,11 +53,7 @@ describe('EtcdCluster rejects bad input at synth time', () => {
   ];
 
   it.each(cases)('%s', (_title, props, field, message) => {
-    const error = errorOf(props);
-    expect(error.field).toBe(field);
-    expect(error.message).toContain("EtcdCluster 'test/registry-etcd'");
-    expect(error.message).toContain(field);
-    expect(error.message).toMatch(message);
+    expectRejection(errorOf(props), "EtcdCluster 'test/registry-etcd'", field, message);
   });
 
   it('accepts images whose tag names no version, which it cannot check', () => {

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscoverableService, DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, EtcdLeaseRegistrationProps } from '../lib';
+import { DiscoverableService, EtcdCluster, EtcdLeaseRegistration, EtcdLeaseRegistrationProps } from '../lib';
 import { EtcdTestServer, getKeyWithLease, leaseTimeToLive } from './support/etcd';
+import { expectRejection, rejectionOf } from './support/errors';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
-function registered(props: Partial<EtcdLeaseRegistrationProps> = {}) {
-  const chart = testChart();
+function registered(props: Partial<EtcdLeaseRegistrationProps> = {}, chart = testChart()) {
   const etcd = new EtcdCluster(chart, 'etcd', { namespace: 'etcd' });
   const user = new DiscoverableService(chart, 'user-service', {
     image: 'ghcr.io/acme/user-service:0.9.4',
@@ -94,15 +94,6 @@ describe('EtcdLeaseRegistration rejects bad input at synth time', () => {
     ['a latest image', { image: 'bitnami/etcd:latest' }, 'registration.image', /pinned/],
     ['a TLS Secret key with a slash', { clientTls: { secretName: 'etcd-client', caKey: 'a/b' } }, 'registration.clientTls.caKey', /Secret key/],
   ])('%s', (_title, props, field, message) => {
-    let error: unknown;
-    try {
-      registered(props);
-    } catch (e) {
-      error = e;
-    }
-    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
-    expect((error as DiscoveryKitValidationError).field).toBe(field);
-    expect((error as Error).message).toContain("DiscoverableService 'test/user-service'");
-    expect((error as Error).message).toMatch(message);
+    expectRejection(rejectionOf((chart) => registered(props, chart)), "DiscoverableService 'test/user-service'", field, message);
   });
 });
