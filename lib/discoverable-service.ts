@@ -1,4 +1,4 @@
-import { Chart, Duration, Lazy } from 'cdk8s';
+import { ApiObject, Chart, Duration, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { CircuitBreakerOptions, checkCircuitBreaker } from './circuit-breaker';
@@ -12,6 +12,7 @@ import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName,
   checkInteger, checkLabels, checkPinnedImage, checkPort, checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, invalid,
 } from './validation';
+import { kubeObject } from './kube-object';
 
 /** Transport protocol of a port. */
 export enum PortProtocol {
@@ -179,11 +180,11 @@ export class DiscoverableService extends Construct {
   public readonly inMesh: boolean;
   /** Name of the registry the service registers with, if any. */
   public readonly registry?: string;
-  public readonly deployment: k8s.KubeDeployment;
-  public readonly service: k8s.KubeService;
-  public readonly headlessService: k8s.KubeService;
-  public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
-  public readonly serviceAccount: k8s.KubeServiceAccount;
+  public readonly deployment: ApiObject;
+  public readonly service: ApiObject;
+  public readonly headlessService: ApiObject;
+  public readonly podDisruptionBudget?: ApiObject;
+  public readonly serviceAccount: ApiObject;
   public readonly networkPolicy?: PodNetworkPolicy;
 
   private readonly ports: Required<ServicePortOptions>[];
@@ -235,19 +236,19 @@ export class DiscoverableService extends Construct {
     this.registration?.ingress?.forEach((rule) => this.addRule(this.ingress, rule));
     this.joinRegistry(this.registration, 'registration');
 
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
+    this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, {
       metadata: this.metadata(),
       automountServiceAccountToken: false,
     });
-    this.deployment = new k8s.KubeDeployment(this, 'deployment', {
+    this.deployment = kubeObject(this, 'deployment', k8s.KubeDeployment, {
       metadata: this.metadata(),
       spec: this.deploymentSpec({ props, replicas, resources, shutdown, runAsUser, tmpSizeLimit }),
     });
-    this.service = new k8s.KubeService(this, 'service', {
+    this.service = kubeObject(this, 'service', k8s.KubeService, {
       metadata: this.metadata(this.serviceName, this.registration?.serviceAnnotations),
       spec: { type: 'ClusterIP', selector: this.selector, ports: this.servicePorts() },
     });
-    this.headlessService = new k8s.KubeService(this, 'headless-service', {
+    this.headlessService = kubeObject(this, 'headless-service', k8s.KubeService, {
       metadata: this.metadata(`${this.serviceName}-headless`),
       spec: {
         clusterIp: 'None',
@@ -257,7 +258,7 @@ export class DiscoverableService extends Construct {
       },
     });
     if (replicas >= 2) {
-      this.podDisruptionBudget = new k8s.KubePodDisruptionBudget(this, 'pdb', {
+      this.podDisruptionBudget = kubeObject(this, 'pdb', k8s.KubePodDisruptionBudget, {
         metadata: this.metadata(),
         spec: {
           maxUnavailable: k8s.IntOrString.fromNumber(1),

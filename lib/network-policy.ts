@@ -1,5 +1,7 @@
+import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
+import { kubeObject } from './kube-object';
 
 /**
  * Pods label themselves as clients of a registry with `<label>: <cluster name>`; the
@@ -42,11 +44,11 @@ export interface PodNetworkPolicyProps {
  * listed rules: anything no rule names is denied.
  */
 export class PodNetworkPolicy extends Construct {
-  public readonly policy: k8s.KubeNetworkPolicy;
+  public readonly policy: ApiObject;
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
-    this.policy = new k8s.KubeNetworkPolicy(this, 'policy', {
+    this.policy = kubeObject(this, 'policy', k8s.KubeNetworkPolicy, {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
       spec: {
         podSelector: { matchLabels: props.podSelector },

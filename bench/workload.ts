@@ -1,0 +1,179 @@
+/**
+ * The benchmark's workload: N services spread over a fixed number of namespaces (one chart
+ * per namespace), each with two named ports and a Consul agent registration, where service i
+ * discovers service i-1. Everything here is plain data shared by the three implementations;
+ * the values the construct derives (labels, env, the registration script) are written out by
+ * hand for the two baselines, which must produce the construct's manifests exactly.
+ */
+import { renderConsulRegistrationScript } from '../lib/consul-agent-registration';
+
+/** One service of the workload. */
+export interface ServiceSpec {
+  readonly index: number;
+  readonly name: string;
+  readonly namespace: string;
+  readonly image: string;
+  /** The image tag, which becomes `app.kubernetes.io/version`. */
+  readonly version: string;
+}
+
+/** One chart: the services of one namespace. */
+export interface ChartSpec {
+  readonly id: string;
+  readonly namespace: string;
+  readonly services: readonly ServiceSpec[];
+}
+
+export interface Workload {
+  readonly services: readonly ServiceSpec[];
+  readonly charts: readonly ChartSpec[];
+}
+
+/**
+ * Services are spread over this many namespaces (one chart each) at every N, so the number
+ * of charts stays fixed: cdk8s walks the whole app once per `chart.toJson()`, and a chart
+ * count that grew with N would measure that walk rather than the constructs.
+ */
+export const NAMESPACES = 10;
+
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+/** The node-local Consul agent every service registers with (a `ConsulAgentAddress`). */
+export const AGENT = {
+  url: 'http://consul-agent.consul.svc:8500',
+  port: 8500,
+  clusterName: 'consul',
+  namespace: 'consul',
+  podSelector: { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/component': 'agent' },
+} as const;
+
+/** The registration sidecar's image, pinned here so the workload does not follow the package default. */
+export const SIDECAR_IMAGE = 'hashicorp/consul:1.20.2';
+
+/** The two named ports of every service; the first serves the health endpoints. */
+export const PORTS = [
+  { name: 'http', port: 8080, appProtocol: 'http' },
+  { name: 'grpc', port: 9090, appProtocol: 'grpc' },
+] as const;
+
+/** N services over `namespaces` namespaces in contiguous blocks: most bindings stay in a namespace, some cross. */
+export function workload(n: number, namespaces = NAMESPACES): Workload {
+  const chartCount = Math.min(n, namespaces);
+  const services = Array.from({ length: n }, (_, index): ServiceSpec => {
+    const version = `1.${index % 7}.0`;
+    return {
+      index,
+      name: `svc-${index}`,
+      namespace: `team-${Math.floor((index * chartCount) / n)}`,
+      image: `ghcr.io/acme/svc-${index}:${version}`,
+      version,
+    };
+  });
+  const charts = Array.from({ length: chartCount }, (_, k): ChartSpec => {
+    const namespace = `team-${k}`;
+    return { id: namespace, namespace, services: services.filter((s) => s.namespace === namespace) };
+  });
+  return { services, charts };
+}
+
+/** The service that `s` discovers (i-1), if any. */
+export function targetOf(w: Workload, s: ServiceSpec): ServiceSpec | undefined {
+  return w.services[s.index - 1];
+}
+
+/** The service that discovers `s` (i+1), if any. */
+export function consumerOf(w: Workload, s: ServiceSpec): ServiceSpec | undefined {
+  return w.services[s.index + 1];
+}
+
+// ---- What the construct derives, written out by hand for the baselines. ----
+
+/** The default HealthSpec's probes: all HTTP GET on the `http` port with a 2s timeout. */
+export const PROBES = {
+  startupProbe: { path: '/health/live', periodSeconds: 5, failureThreshold: 24 },
+  livenessProbe: { path: '/health/live', periodSeconds: 10, failureThreshold: 3 },
+  readinessProbe: { path: '/health/ready', periodSeconds: 5, failureThreshold: 3 },
+} as const;
+
+/** Requests and limits of the app container and of the registration sidecar: millicores and MiB. */
+export const RESOURCES = {
+  app: { cpu: { request: 100, limit: 500 }, memory: { request: 128, limit: 256 } },
+  sidecar: { cpu: { request: 10, limit: 100 }, memory: { request: 32, limit: 64 } },
+} as const;
+
+export function selectorOf(s: ServiceSpec): Record<string, string> {
+  return { 'app.kubernetes.io/name': s.name, 'app.kubernetes.io/instance': s.name };
+}
+
+export function labelsOf(s: ServiceSpec): Record<string, string> {
+  return { ...selectorOf(s), 'app.kubernetes.io/version': s.version, 'app.kubernetes.io/managed-by': 'discovery-kit' };
+}
+
+/** Pod template labels: the recommended labels plus the Consul client label. */
+export function podLabelsOf(s: ServiceSpec): Record<string, string> {
+  return { 'discovery-kit.io/consul-client': AGENT.clusterName, ...labelsOf(s) };
+}
+
+/** A NetworkPolicy peer: pods with these labels in the namespace with this name. */
+export interface NetworkPeer {
+  readonly namespaceSelector: { readonly matchLabels: Record<string, string> };
+  readonly podSelector: { readonly matchLabels: Record<string, string> };
+}
+
+/** The peer selecting a service's pods in its namespace. */
+export function podPeerOf(s: ServiceSpec): NetworkPeer {
+  return { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': s.namespace } }, podSelector: { matchLabels: selectorOf(s) } };
+}
+
+export const AGENT_PEER: NetworkPeer = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': AGENT.namespace } },
+  podSelector: { matchLabels: AGENT.podSelector },
+};
+
+export const DNS_PEER: NetworkPeer = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
+  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
+};
+
+/** The plain (name/value) env of the consumer binding to `target`; POD_NAMESPACE follows it. */
+export function bindingEnvOf(target: ServiceSpec): { name: string; value: string }[] {
+  const prefix = target.name.toUpperCase().replace(/-/g, '_');
+  const host = `${target.name}.${target.namespace}.svc.${CLUSTER_DOMAIN}`;
+  const [port] = PORTS;
+  return [
+    { name: `${prefix}_URL`, value: `${port.appProtocol}://${host}:${port.port}` },
+    { name: `${prefix}_HOST`, value: host },
+    { name: `${prefix}_PORT`, value: String(port.port) },
+    { name: `${prefix}_SRV`, value: `_${port.name}._tcp.${target.name}-headless.${target.namespace}.svc.${CLUSTER_DOMAIN}` },
+    { name: 'CONSUL_HTTP_ADDR', value: AGENT.url },
+  ];
+}
+
+/**
+ * The registration sidecar's script. The service definition is written here by hand; the
+ * package's `renderConsulRegistrationScript` turns it into the script text (the only package
+ * code the baselines call), so the baselines carry the identical script.
+ */
+export function registrationScriptOf(s: ServiceSpec): string {
+  const definition = JSON.stringify({
+    service: {
+      id: '{{POD_NAME}}',
+      name: s.name,
+      tags: [],
+      address: '{{POD_IP}}',
+      port: PORTS[0].port,
+      meta: { 'k8s-namespace': s.namespace, 'k8s-pod': '{{POD_NAME}}' },
+      enable_tag_override: false,
+      check: {
+        name: `${s.name} readiness`,
+        http: `http://{{POD_IP_URL}}:${PORTS[0].port}/health/ready`,
+        method: 'GET',
+        interval: '5s',
+        timeout: '2s',
+        failures_before_critical: 3,
+        deregister_critical_service_after: '1m',
+      },
+    },
+  }, null, 2);
+  return renderConsulRegistrationScript({ definitionTemplate: definition, definitionPath: '/consul-registration/service.json', resyncSeconds: 30 });
+}
