@@ -1,5 +1,5 @@
-import { App, Chart } from 'cdk8s';
-import { ConsulCluster, EtcdCluster, GossipEncryption, RestrictedNamespace } from '../lib';
+import { App, Chart, Duration } from 'cdk8s';
+import { ConsulCluster, DiscoverableService, EtcdCluster, GossipEncryption, MeshProtocol, RestrictedNamespace } from '../lib';
 import { SHOP_SERVICE_DEFAULTS, defineShop } from './shop';
 
 /**
@@ -14,7 +14,8 @@ export function buildExampleApp(app: App): App {
   const etcd = addEtcdChart(app);
   const production = new Chart(app, 'production', { namespace: 'production', disableResourceNameHashes: true });
   new RestrictedNamespace(production, 'production');
-  defineShop(production, { services: SHOP_SERVICE_DEFAULTS, consulAgent: consul.agent, consulAcls: true, circuitBreaker: true, etcd });
+  defineShop(production, { services: SHOP_SERVICE_DEFAULTS, consulAgent: consul.agent, consulAcls: true, etcd });
+  addMeshChart(app, consul);
   return app;
 }
 
@@ -35,15 +36,58 @@ export function addConsulChart(app: App): ConsulCluster {
     // Pinned so CoreDNS can forward `.consul` to it; an address in kubeadm's default
     // Service CIDR (10.96.0.0/12): pick a free one from yours.
     dnsClusterIp: '10.96.0.53',
+    // Agent and DNS tokens, created after `consul acl bootstrap` (see the README).
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
     partOf: 'service-discovery',
   });
 }
 
-/** The `etcd` chart: a 3-member etcd cluster that services register in with leases. */
+/**
+ * The `mesh` chart: checkout-service calls inventory-service through the Consul service mesh
+ * with circuit breaking (connection limits and outlier detection on that upstream). Apply it
+ * only where consul-k8s runs: ServiceDefaults are its CRDs, and its CNI plugin keeps the
+ * injected pods within Pod Security "restricted".
+ */
+export function addMeshChart(app: App, consul: ConsulCluster): void {
+  const chart = new Chart(app, 'mesh', { namespace: 'mesh', disableResourceNameHashes: true });
+  new RestrictedNamespace(chart, 'namespace', { name: 'mesh' });
+  const inventory = new DiscoverableService(chart, 'inventory-service', {
+    image: 'ghcr.io/acme/inventory-service:3.2.1',
+    replicas: 3,
+    partOf: 'shop',
+    meshControlPlane: consul.meshControlPlane,
+    circuitBreaker: { protocol: MeshProtocol.HTTP },
+  });
+  const checkout = new DiscoverableService(chart, 'checkout-service', {
+    image: 'ghcr.io/acme/checkout-service:1.4.0',
+    replicas: 2,
+    partOf: 'shop',
+    meshControlPlane: consul.meshControlPlane,
+    circuitBreaker: {
+      protocol: MeshProtocol.HTTP,
+      overrides: {
+        'inventory-service': {
+          connectTimeout: Duration.seconds(2),
+          limits: { maxConnections: 200, maxPendingRequests: 100, maxConcurrentRequests: 100 },
+          passiveHealthCheck: { interval: Duration.seconds(10), maxFailures: 5, enforcingConsecutive5xx: 100, maxEjectionPercent: 50, baseEjectionTime: Duration.seconds(30) },
+        },
+      },
+    },
+  });
+  checkout.discover(inventory);
+}
+
+/** The `etcd` chart: a 3-member etcd cluster with client and peer TLS that services register in with leases. */
 export function addEtcdChart(app: App): EtcdCluster {
   const chart = new Chart(app, 'etcd', { namespace: 'etcd', disableResourceNameHashes: true });
   new RestrictedNamespace(chart, 'namespace', { name: 'etcd' });
-  return new EtcdCluster(chart, 'etcd', { members: 3, partOf: 'service-discovery' });
+  return new EtcdCluster(chart, 'etcd', {
+    members: 3,
+    partOf: 'service-discovery',
+    // Certificates for the members (their names: cluster.serverDnsNames) and their CA.
+    clientTls: { secretName: 'etcd-client-tls' },
+    peerTls: { secretName: 'etcd-peer-tls' },
+  });
 }
 
 /** The Consul cluster of an app built by {@link buildExampleApp}. */

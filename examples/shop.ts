@@ -1,6 +1,6 @@
 import { Chart, Duration } from 'cdk8s';
 import {
-  ConsulAgentAddress, ConsulAgentRegistration, ConsulSecretRef, DiscoverableService, EtcdClusterAddress, EtcdLeaseRegistration, HealthSpec, MeshProtocol,
+  ConsulAgentAddress, ConsulAgentRegistration, ConsulSecretRef, DiscoverableService, EtcdClusterAddress, EtcdLeaseRegistration, HealthSpec,
 } from '../lib';
 
 /**
@@ -41,20 +41,14 @@ export interface ShopOptions {
   readonly consulAgent: ConsulAgentAddress;
   /** Consul enforces ACLs: each registration reads its token from {@link consulTokenSecret}. */
   readonly consulAcls: boolean;
-  /**
-   * Put payment-service in the Consul mesh with circuit breaking. Its ServiceDefaults need
-   * consul-k8s's CRDs and controller installed.
-   * @default false
-   */
-  readonly circuitBreaker?: boolean;
   /** The etcd cluster user-service registers in. @default - user-service relies on Kubernetes DNS only */
   readonly etcd?: EtcdClusterAddress;
 }
 
 /**
  * The shop in `chart` (its namespace): payment-service and order-service register with
- * Consul, order-service discovers payment-service, user-service registers in etcd when one
- * is given, and payment-service sits in the mesh with circuit breaking when asked.
+ * Consul, order-service discovers payment-service, and user-service registers in etcd when
+ * one is given.
  */
 export function defineShop(chart: Chart, options: ShopOptions): Record<ShopServiceName, DiscoverableService> {
   const image = (name: ShopServiceName) => `${SHOP_IMAGE_REPOSITORY}/${name}:${options.services[name].tag}`;
@@ -67,11 +61,6 @@ export function defineShop(chart: Chart, options: ShopOptions): Record<ShopServi
     replicas: options.services['payment-service'].replicas,
     partOf: 'shop',
     registration: consulRegistration('payment-service', ['v1']),
-    circuitBreaker: options.circuitBreaker ? {
-      protocol: MeshProtocol.HTTP,
-      limits: { maxConnections: 200, maxPendingRequests: 100, maxConcurrentRequests: 100 },
-      passiveHealthCheck: { interval: Duration.seconds(10), maxFailures: 5, enforcingConsecutive5xx: 100, maxEjectionPercent: 50, baseEjectionTime: Duration.seconds(30) },
-    } : undefined,
   });
   const order = new DiscoverableService(chart, 'order-service', {
     image: image('order-service'),
@@ -86,7 +75,11 @@ export function defineShop(chart: Chart, options: ShopOptions): Record<ShopServi
     replicas: options.services['user-service'].replicas,
     partOf: 'shop',
     health: HealthSpec.http({ startup: { maxStartupTime: Duration.seconds(180) } }),
-    registration: options.etcd ? new EtcdLeaseRegistration({ cluster: options.etcd, tags: ['v1'] }) : undefined,
+    registration: options.etcd ? new EtcdLeaseRegistration({
+      cluster: options.etcd,
+      tags: ['v1'],
+      clientTls: options.etcd.tls?.client ? { secretName: 'user-service-etcd-client' } : undefined,
+    }) : undefined,
   });
   return { 'payment-service': payment, 'order-service': order, 'user-service': user };
 }

@@ -165,6 +165,21 @@ export interface CircuitBreakerOptions extends ServiceDefaultsOptions {
   readonly resolver?: ServiceResolverOptions;
 }
 
+/**
+ * The Consul servers a mesh pod's sidecar (consul-dataplane) connects to over gRPC;
+ * `ConsulCluster.meshControlPlane` satisfies it.
+ */
+export interface ConsulMeshControlPlane {
+  /** Pods label themselves `CONSUL_CLIENT_LABEL: <clusterName>` to be admitted. */
+  readonly clusterName: string;
+  /** Namespace of the servers. */
+  readonly namespace: string;
+  /** Labels that select the servers. */
+  readonly podSelector: Record<string, string>;
+  /** The servers' gRPC port. */
+  readonly grpcPort: number;
+}
+
 /** Identity of a config entry resource: the consul-k8s CRDs are named after the service. */
 export interface ConsulConfigEntryProps {
   /**

@@ -1,13 +1,14 @@
 import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
-import { restrictedContainerSecurityContext } from './discoverable-service';
 import { DEFAULT_CONSUL_IMAGE } from './consul-config';
 import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
 import { CONSUL_CLIENT_LABEL, policyPort } from './network-policy';
-import { IServiceRegistration, RegistrationConfig, RegistrationTarget } from './registration';
-import { resolveResources } from './resources';
-import { shellQuote } from './shell';
-import { checkDns1035Label, checkDns1123Subdomain, checkGoDuration, checkPinnedImage, checkSecretKey, checkWholeSeconds, invalid } from './validation';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
+import { podIdentityChecks, shellQuote } from './shell';
+import {
+  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkLabels, checkPort, checkSecretKey, checkServiceUrl,
+  checkWholeSeconds, invalid,
+} from './validation';
 
 /** Where pods reach a node-local Consul agent; `ConsulCluster.agent` satisfies it. */
 export interface ConsulAgentAddress {
@@ -68,8 +69,9 @@ export interface ConsulRegistrationScriptOptions {
 }
 
 const DEFINITION_DIR = '/consul-registration';
+const CALL_TIMEOUT_SECONDS = 10;
+const DEREGISTER_TIMEOUT_SECONDS = 5;
 const PLACEHOLDER = /\{\{(POD_NAME|POD_IP|POD_IP_URL)\}\}/;
-const SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } };
 
 /**
  * Registers each pod with the node-local Consul agent from a sidecar that runs the Consul
@@ -88,38 +90,33 @@ export class ConsulAgentRegistration implements IServiceRegistration {
   public bind(target: RegistrationTarget): RegistrationConfig {
     const { scope } = target;
     const props = this.props;
-    const image = props.image ?? DEFAULT_CONSUL_IMAGE;
-    checkPinnedImage(scope, 'registration.image', image);
+    const agent = checkAgentAddress(scope, 'registration.agent', props.agent);
     checkGoDuration(scope, 'registration.deregisterCriticalServiceAfter', props.deregisterCriticalServiceAfter ?? '1m', 60_000);
     const resyncSeconds = checkWholeSeconds(scope, 'registration.resyncInterval', props.resyncInterval ?? Duration.seconds(30), 5, 3600);
-    checkDns1123Subdomain(scope, 'registration.agent.clusterName', props.agent.clusterName);
     for (const [field, ref] of [['aclToken', props.aclToken], ['caCert', props.caCert]] as const) {
       if (ref) checkSecretRef(scope, `registration.${field}`, ref);
     }
-    const definition = consulServiceDefinition(target, props);
+    if (agent.scheme === 'https' && !props.caCert) {
+      invalid(scope, 'registration.caCert', undefined, `must be set: the agent serves HTTPS (${props.agent.url}) and the sidecar must verify it with the cluster's CA`);
+    }
     const secretEnv = (name: string, ref?: ConsulSecretRef): k8s.EnvVar[] =>
       ref ? [{ name, valueFrom: { secretKeyRef: { name: ref.secretName, key: ref.key } } }] : [];
-    const sidecar: k8s.Container = {
+    const sidecar = registrationSidecar(target, {
       name: 'consul-registration',
-      image,
-      imagePullPolicy: 'IfNotPresent',
-      command: ['/bin/sh', '-c', renderConsulRegistrationScript({
-        definitionTemplate: definition, definitionPath: `${DEFINITION_DIR}/service.json`, resyncSeconds,
-      })],
+      image: props.image ?? DEFAULT_CONSUL_IMAGE,
+      script: renderConsulRegistrationScript({
+        definitionTemplate: consulServiceDefinition(target, props), definitionPath: `${DEFINITION_DIR}/service.json`, resyncSeconds,
+      }),
       env: [
-        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
         { name: 'CONSUL_HTTP_ADDR', value: props.agent.url },
         ...secretEnv('CONSUL_HTTP_TOKEN', props.aclToken),
         ...(props.caCert ? [{ name: 'CONSUL_CACERT', value: `${DEFINITION_DIR}-ca/${props.caCert.key}` }] : []),
       ],
-      resources: resolveResources(scope, 'registration.resources', {}, SIDECAR_RESOURCES),
-      securityContext: restrictedContainerSecurityContext(),
       volumeMounts: [
         { name: 'consul-registration', mountPath: DEFINITION_DIR },
         ...(props.caCert ? [{ name: 'consul-registration-ca', mountPath: `${DEFINITION_DIR}-ca`, readOnly: true }] : []),
       ],
-    };
+    });
     const agentPeer: k8s.NetworkPolicyPeer = {
       namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': props.agent.namespace } },
       podSelector: { matchLabels: props.agent.podSelector },
@@ -134,11 +131,24 @@ export class ConsulAgentRegistration implements IServiceRegistration {
       podLabels: { [CONSUL_CLIENT_LABEL]: props.agent.clusterName },
       egress: [{ to: [agentPeer], ports: [policyPort(props.agent.port)] }],
       // The agent runs the HTTP check against the pod IP.
-      ingress: [{ from: [agentPeer], ports: [policyPort(target.ports.get(target.health.portName)!)] }],
-      shutdownSeconds: 2,
+      ingress: [{ from: [agentPeer], ports: [policyPort(registrationPort(target))] }],
+      shutdownSeconds: DEREGISTER_TIMEOUT_SECONDS,
       consumerEnv: { CONSUL_HTTP_ADDR: props.agent.url },
     };
   }
+}
+
+/** The agent address must be usable: a URL, a port, and a selector that names the agents only. */
+function checkAgentAddress(scope: RegistrationTarget['scope'], field: string, agent: ConsulAgentAddress): { scheme: 'http' | 'https' } {
+  const { scheme } = checkServiceUrl(scope, `${field}.url`, agent.url);
+  checkPort(scope, `${field}.port`, agent.port);
+  checkDns1123Subdomain(scope, `${field}.clusterName`, agent.clusterName);
+  checkDns1123Label(scope, `${field}.namespace`, agent.namespace);
+  if (Object.keys(agent.podSelector ?? {}).length === 0) {
+    invalid(scope, `${field}.podSelector`, agent.podSelector, 'must select the agent pods: an empty selector would admit every pod of the namespace');
+  }
+  checkLabels(scope, `${field}.podSelector`, agent.podSelector);
+  return { scheme };
 }
 
 function checkSecretRef(scope: RegistrationTarget['scope'], field: string, ref: ConsulSecretRef): void {
@@ -153,14 +163,10 @@ function checkSecretRef(scope: RegistrationTarget['scope'], field: string, ref: 
 export function consulServiceDefinition(target: RegistrationTarget, props: ConsulAgentRegistrationProps): string {
   const { scope, health } = target;
   const name = checkDns1035Label(scope, 'registration.serviceName', props.serviceName ?? target.serviceName);
-  const portName = props.port ?? health.portName;
-  const port = target.ports.get(portName);
-  if (port === undefined) {
-    invalid(scope, 'registration.port', portName, `must name one of the service's ports: ${[...target.ports.keys()].join(', ')}`);
-  }
+  const port = registrationPort(target, props.port);
+  // Interval and timeout are the readiness probe's: whole seconds >= 1, within Consul's minimum.
   const check = health.registryCheck();
-  checkGoDuration(scope, 'health.readiness.period (the Consul check interval)', check.interval, 1000);
-  const healthPort = target.ports.get(check.portName)!;
+  const healthPort = registrationPort(target, check.portName);
   const meta = checkConsulMeta(scope, 'registration.meta', props.meta ?? {}, ['k8s-namespace', 'k8s-pod']);
   const scheme = check.scheme.toLowerCase();
   return JSON.stringify({
@@ -189,37 +195,76 @@ export function consulServiceDefinition(target: RegistrationTarget, props: Consu
 /**
  * The sidecar's POSIX sh script (busybox and dash). Every baked-in value goes through
  * `shellQuote`; the pod's name and IP are checked at run time before they are spliced in.
+ * Each `consul` call runs in the background under `timeout`, because sh runs traps only
+ * between foreground commands: SIGTERM deregisters at once even while a call hangs on an
+ * unreachable agent.
  */
 export function renderConsulRegistrationScript(options: ConsulRegistrationScriptOptions): string {
   const segments = options.definitionTemplate.split(PLACEHOLDER);
   const writes = segments.map((segment, i) => (i % 2 === 0 ? `printf '%s' ${shellQuote(segment)}` : `printf '%s' "$${segment}"`));
-  return [
-    'set -eu',
-    'log() { echo "consul-registration: $*"; }',
-    'case "${POD_NAME:-}" in \'\'|*[!a-z0-9.-]*) log "POD_NAME \'${POD_NAME:-}\' is not a pod name"; exit 64;; esac',
-    'case "${POD_IP:-}" in \'\'|*[!0-9A-Fa-f:.]*) log "POD_IP \'${POD_IP:-}\' is not an IP address"; exit 64;; esac',
-    'case "$POD_IP" in *:*) POD_IP_URL="[$POD_IP]";; *) POD_IP_URL="$POD_IP";; esac',
-    `definition=${shellQuote(options.definitionPath)}`,
-    `{ ${writes.join('; ')}; } > "$definition"`,
-    'registered=; sleeper=',
-    'deregister() {',
-    '  trap - TERM INT',
-    '  kill "$sleeper" 2>/dev/null || true',
-    '  if consul services deregister -id="$POD_NAME"; then log "deregistered $POD_NAME"; else log "deregistration of $POD_NAME failed; the agent reaps it once critical"; fi',
-    '  exit 0',
-    '}',
-    'trap deregister TERM INT',
-    'while :; do',
-    '  if consul services register "$definition" >/dev/null; then',
-    '    [ -n "$registered" ] || log "registered $POD_NAME at $POD_IP"',
-    `    registered=1; pause=${options.resyncSeconds}`,
-    '  else',
-    '    log "agent not reachable at ${CONSUL_HTTP_ADDR:-?}; retrying"; pause=2',
-    '  fi',
-    // Sleep in the background: sh runs traps only between commands, and SIGTERM must not wait.
-    '  sleep "$pause" & sleeper=$!',
-    '  wait "$sleeper" || true',
-    'done',
-    '',
-  ].join('\n');
+  return `#!/bin/sh
+# Consul agent registration sidecar, generated by discovery-kit. POSIX sh: dash, busybox ash.
+set -u
+DEFINITION=${shellQuote(options.definitionPath)}
+OUT=${shellQuote(`${options.definitionPath}.out`)}
+RESYNC=${shellQuote(String(options.resyncSeconds))}
+
+log() { printf 'consul-registration: %s\\n' "$*"; }
+die() { printf 'consul-registration: fatal: %s\\n' "$*" >&2; exit 2; }
+
+for tool in consul sleep timeout tail; do
+  command -v "$tool" >/dev/null 2>&1 || die "$tool not found in PATH"
+done
+
+${podIdentityChecks()}
+case $POD_IP in *:*) POD_IP_URL="[$POD_IP]" ;; *) POD_IP_URL=$POD_IP ;; esac
+
+{ ${writes.join('; ')}; } > "$DEFINITION" || die "cannot write $DEFINITION"
+
+PID=
+# Runs a command in the background and waits, so a TERM is handled while it runs.
+background() {
+  "$@" &
+  PID=$!
+  wait "$PID"
+  status=$?
+  PID=
+  return "$status"
+}
+consul_call() { background timeout ${CALL_TIMEOUT_SECONDS} consul "$@" >"$OUT" 2>&1; }
+# Why the last call failed, in words an operator can act on.
+why() {
+  line=$(tail -n 1 "$OUT" 2>/dev/null)
+  case $line in
+    *403* | *"Permission denied"* | *"ACL not found"*) printf 'the ACL token was refused (it needs service:write on the service): %s' "$line" ;;
+    '') printf 'no answer from the agent at %s within ${CALL_TIMEOUT_SECONDS}s' "\${CONSUL_HTTP_ADDR:-?}" ;;
+    *) printf '%s' "$line" ;;
+  esac
+}
+
+deregister() {
+  trap - TERM INT
+  [ -z "$PID" ] || kill "$PID" 2>/dev/null
+  if timeout ${DEREGISTER_TIMEOUT_SECONDS} consul services deregister -id="$POD_NAME" >"$OUT" 2>&1; then
+    log "deregistered $POD_NAME"
+  else
+    log "deregistration of $POD_NAME failed ($(why)); the agent reaps it once critical"
+  fi
+  exit 0
+}
+trap deregister TERM INT
+
+registered=
+while :; do
+  if consul_call services register "$DEFINITION"; then
+    [ -n "$registered" ] || log "registered $POD_NAME at $POD_IP"
+    registered=1
+    pause=$RESYNC
+  else
+    log "registration failed, retrying in 2s: $(why)"
+    pause=2
+  fi
+  background sleep "$pause"
+done
+`;
 }

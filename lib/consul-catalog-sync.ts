@@ -1,5 +1,5 @@
 import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
-import { IServiceRegistration, RegistrationConfig, RegistrationTarget } from './registration';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort } from './registration';
 import { checkDns1035Label, invalid } from './validation';
 
 const ANNOTATION_PREFIX = 'consul.hashicorp.com/';
@@ -19,18 +19,14 @@ export interface ConsulCatalogSyncProps {
   readonly tags?: string[];
   /** Consul service meta; keys must also fit an annotation name (≤ 63 characters with the `service-meta-` prefix). @default - none */
   readonly meta?: Record<string, string>;
-  /**
-   * Consul HTTP API address consumers should query (`CONSUL_HTTP_ADDR`), e.g. a
-   * ConsulCluster's agent URL.
-   * @default - consumers get no registry address
-   */
-  readonly consulHttpAddr?: string;
 }
 
 /**
  * Registration for clusters that run consul-k8s catalog sync instead of agents: annotations
  * on the ClusterIP Service (`consul.hashicorp.com/service-sync` and friends). Health follows
  * the Endpoints, i.e. pod readiness, so the readiness probe is the registry's check.
+ * Consumers find the service through Consul DNS (CoreDNS forwards `.consul`), so the binding
+ * gives them no API address and opens no path to Consul.
  */
 export class ConsulCatalogSync implements IServiceRegistration {
   constructor(private readonly props: ConsulCatalogSyncProps = {}) {}
@@ -39,9 +35,7 @@ export class ConsulCatalogSync implements IServiceRegistration {
     const { scope } = target;
     const name = checkDns1035Label(scope, 'registration.serviceName', this.props.serviceName ?? target.serviceName);
     const port = this.props.port ?? target.health.portName;
-    if (!target.ports.has(port)) {
-      invalid(scope, 'registration.port', port, `must name one of the service's ports: ${[...target.ports.keys()].join(', ')}`);
-    }
+    registrationPort(target, port);
     const tags = checkConsulTags(scope, 'registration.tags', this.props.tags ?? []);
     const meta = checkConsulMeta(scope, 'registration.meta', this.props.meta ?? {});
     for (const key of Object.keys(meta)) {
@@ -58,7 +52,6 @@ export class ConsulCatalogSync implements IServiceRegistration {
         ...(tags.length ? { [`${ANNOTATION_PREFIX}service-tags`]: tags.join(',') } : {}),
         ...Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${META_ANNOTATION}${k}`, v])),
       },
-      consumerEnv: this.props.consulHttpAddr ? { CONSUL_HTTP_ADDR: this.props.consulHttpAddr } : undefined,
     };
   }
 }

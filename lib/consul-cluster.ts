@@ -4,6 +4,7 @@ import { Construct } from 'constructs';
 import {
   CONSUL_PATHS, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, ResolvedConsulTls, agentConfig, checkIpv4Address, configChecksum, coreDnsServerBlock, leaderProbeCommand, renderConfig, serverConfig,
 } from './consul-config';
+import type { ConsulMeshControlPlane } from './circuit-breaker';
 import type { ConsulAgentAddress, ConsulAgentRegistration } from './consul-agent-registration';
 import { restrictedContainerSecurityContext } from './discoverable-service';
 import { recommendedLabels, selectorLabels } from './labels';
@@ -149,7 +150,7 @@ export interface ConsulClusterProps {
   readonly agentHostPorts?: boolean;
   /** @default - enabled, deny by default, token persistence on */
   readonly acl?: ConsulAclOptions;
-  /** @default - no TLS (gossip is still encrypted and NetworkPolicies restrict every port) */
+  /** @default - no TLS: RPC and the HTTP API are plain text (gossip is encrypted when `gossipEncryption` has a key) */
   readonly tls?: ConsulTlsOptions;
   /** Serve the web UI from the servers. @default true */
   readonly ui?: boolean;
@@ -291,6 +292,8 @@ export class ConsulCluster extends Construct {
   public readonly serverPodSelector: Record<string, string>;
   /** Labels that select the agent pods: egress to the agent Service lands on these pods. */
   public readonly agentPodSelector: Record<string, string>;
+  /** What mesh pods' sidecars connect to (the servers' gRPC), for `DiscoverableService.meshControlPlane`. */
+  public readonly meshControlPlane: ConsulMeshControlPlane;
   /**
    * DNS names the certificates must carry: `server` for the server certificate
    * (`server.<datacenter>.<domain>` for `verify_server_hostname`, `localhost` for the in-pod
@@ -333,6 +336,9 @@ export class ConsulCluster extends Construct {
     this.clientLabels = { [CONSUL_CLIENT_LABEL]: this.clusterName };
     this.serverPodSelector = this.selector('server');
     this.agentPodSelector = this.selector('agent');
+    this.meshControlPlane = {
+      clusterName: this.clusterName, namespace: this.namespace, podSelector: this.serverPodSelector, grpcPort: CONSUL_PORTS.grpc,
+    };
     this.serverAddresses = Array.from({ length: this.replicas }, (_, i) => `${this.clusterName}-server-${i}.${this.fqdn('server')}`);
     this.http = endpoint(this.fqdn('ui'), this.resolved.tls !== undefined);
     this.agent = {
@@ -480,6 +486,9 @@ export class ConsulCluster extends Construct {
     if (this.replicas === 1) warning('developmentSingleServer: one Consul server has no fault tolerance and no PodDisruptionBudget; use 3 or 5 servers in production');
     if (!this.resolved.gossipSecret) warning('gossip encryption is disabled: any pod that reaches port 8301 can read and join the gossip pool');
     if (props.acl?.enabled === false) warning('ACLs are disabled: every client of the HTTP API and DNS has full access');
+    else if (!props.acl?.tokensSecret) {
+      warning('ACLs deny by default but acl.tokensSecret is not set: agents cannot register their node (and so no service) until they get an agent token, and a token set with `consul acl set-agent-token` is lost when an agent pod restarts (its data dir is an emptyDir)');
+    }
     if (this.resolved.agentHostPorts) warning('agentHostPorts: the agents use hostPorts, which Pod Security "baseline" forbids; their namespace must allow "privileged"');
     if (!dnsClusterIp) {
       warning(`dnsClusterIp is not pinned: coreDnsServerBlock forwards to a placeholder; set dnsClusterIp or replace the placeholder with the ClusterIP of Service ${this.namespace}/${this.dns.serviceName}`);
@@ -559,7 +568,9 @@ export class ConsulCluster extends Construct {
           : undefined,
       }),
       volumeClaimTemplates: [{
-        metadata: { name: 'data', labels: this.labelsOf('server') },
+        // Selector labels only: volume claim templates are immutable, so a changed label or
+        // part-of would force the StatefulSet (every server at once) to be replaced.
+        metadata: { name: 'data', labels: this.selector('server') },
         spec: {
           accessModes: ['ReadWriteOnce'],
           resources: { requests: { storage: k8s.Quantity.fromString(storageSize) } },
@@ -692,7 +703,7 @@ export class ConsulCluster extends Construct {
    * Default deny for servers and agents, allowing exactly Consul's traffic: RPC and gossip
    * among servers and agents (serf is bidirectional; every server also joins the WAN pool,
    * so servers gossip with each other on 8302), CoreDNS to the servers' DNS, labelled clients
-   * to the agents' API (and the servers' API behind `<name>-ui`), agents to labelled pods for
+   * to the agents' API and mesh sidecars to the servers' gRPC, agents to labelled pods for
    * health checks, and everyone to cluster DNS.
    */
   private networkPolicies(): void {
@@ -708,7 +719,9 @@ export class ConsulCluster extends Construct {
         { from: [servers], ports: serverToServer },
         { from: [agents], ports: rpcAndSerfLan },
         { from: [KUBE_DNS_PEER], ports: policyPorts(tcpAndUdp('dns', CONSUL_PORTS.dns)) },
-        { from: [clients], ports: policyPorts(this.httpPorts()) },
+        // Only mesh sidecars (consul-dataplane, gRPC) reach the servers directly; clients use
+        // their node's agent, so no pod can reach the servers' HTTP API (e.g. ACL bootstrap).
+        { from: [clients], ports: [policyPort(CONSUL_PORTS.grpc)] },
       ],
       egress: [
         { to: [servers], ports: serverToServer },

@@ -1,11 +1,11 @@
 import { ApiObject, Chart, Duration, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CircuitBreakerOptions, checkCircuitBreaker } from './circuit-breaker';
+import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker } from './circuit-breaker';
 import { addCircuitBreaker } from './consul-service-defaults';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
-import { PodNetworkPolicy, clusterDnsEgress, policyPort } from './network-policy';
+import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig } from './registration';
 import { ResourceRequirements, resolveResources } from './resources';
 import {
@@ -105,7 +105,7 @@ export interface DiscoverableServiceProps {
    * @default false
    */
   readonly publishNotReadyAddresses?: boolean;
-  /** UID and GID the container runs as; non-root, ≥ 10000 by default. @default 10001 */
+  /** UID, GID and fsGroup of the pod (the app and any registration sidecar); non-root, ≥ 10000 by default. @default 10001 */
   readonly runAsUser?: number;
   /** Size limit of the writable `/tmp` emptyDir (the root filesystem is read-only). @default '64Mi' */
   readonly tmpSizeLimit?: string;
@@ -124,11 +124,19 @@ export interface DiscoverableServiceProps {
    * Put the service in the Consul service mesh (connect-inject) with passive health checks,
    * limits and failover as consul-k8s `ServiceDefaults` / `ServiceResolver`. They act only on
    * mesh traffic, never on DNS or HTTP-API discovery. Keeping injected pods Pod Security
-   * "restricted" needs consul-k8s's CNI plugin (see `CONSUL_MESH_POD_SECURITY_NOTE`); the
-   * sidecar's egress to the Consul servers must be allowed with `allowEgressTo`.
+   * "restricted" needs consul-k8s's CNI plugin (see `CONSUL_MESH_POD_SECURITY_NOTE`).
+   * consul-k8s registers mesh services itself, so a Consul `registration` is rejected, and
+   * every consumer must be in the mesh too (its sidecar speaks mTLS to this one).
    * @default - not in the mesh
    */
   readonly circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * The Consul servers the mesh sidecar (consul-dataplane) connects to, e.g.
+   * `ConsulCluster.meshControlPlane`; required with `circuitBreaker`. The pods get the
+   * cluster's client label and egress to the servers' gRPC port.
+   * @default - none
+   */
+  readonly meshControlPlane?: ConsulMeshControlPlane;
 }
 
 /** Envoy's public listener in Consul's mesh: peers' sidecars connect here, not to the app port. */
@@ -156,6 +164,8 @@ export interface DiscoverOptions {
   readonly envPrefix?: string;
 }
 
+/** `<name>-headless` must fit a 63-character DNS label. */
+const MAX_NAME_LENGTH = 63 - '-headless'.length;
 const SECRET_LIKE_NAME = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?)/i;
 
 /**
@@ -201,6 +211,9 @@ export class DiscoverableService extends Construct {
     super(scope, id);
     // Everything is validated before any child is created: nothing half-synthesized.
     this.serviceName = checkDns1035Label(this, 'name', props.name ?? id);
+    if (this.serviceName.length > MAX_NAME_LENGTH) {
+      invalid(this, 'name', this.serviceName, `must be at most ${MAX_NAME_LENGTH} characters, so the headless Service '<name>-headless' stays a 63-character DNS label`);
+    }
     this.namespace = checkDns1123Label(this, 'namespace', props.namespace ?? Chart.of(this).namespace ?? 'default');
     this.clusterDomain = checkDns1123Subdomain(this, 'clusterDomain', props.clusterDomain ?? 'cluster.local');
     const tag = checkPinnedImage(this, 'image', props.image);
@@ -208,13 +221,22 @@ export class DiscoverableService extends Construct {
     const replicas = checkInteger(this, 'replicas', props.replicas ?? 2, 0, 1000);
     const resources = resolveResources(this, 'resources', props.resources);
     this.health = (props.health ?? HealthSpec.http()).resolve(this);
-    if (!this.ports.some((p) => p.name === this.health.portName)) {
+    const healthPort = this.ports.find((p) => p.name === this.health.portName);
+    if (!healthPort) {
       invalid(this, 'health.port', this.health.portName, `must name one of the declared ports: ${this.ports.map((p) => p.name).join(', ')}`);
+    }
+    if (healthPort.protocol !== PortProtocol.TCP) {
+      invalid(this, 'health.port', this.health.portName, `must be a TCP port: HTTP probes cannot reach ${healthPort.protocol} port ${healthPort.containerPort}`);
     }
     const runAsUser = checkInteger(this, 'runAsUser', props.runAsUser ?? 10001, 1, 2_147_483_647);
     const tmpSizeLimit = checkQuantity(this, 'tmpSizeLimit', props.tmpSizeLimit ?? '64Mi');
     const userLabels = checkLabels(this, 'labels', props.labels ?? {});
-    if (props.circuitBreaker) checkCircuitBreaker(this, 'circuitBreaker', props.circuitBreaker);
+    if (props.circuitBreaker) {
+      checkCircuitBreaker(this, 'circuitBreaker', props.circuitBreaker);
+      if (!props.meshControlPlane) {
+        invalid(this, 'meshControlPlane', undefined, 'must be set with circuitBreaker: the mesh sidecar needs the Consul servers (e.g. ConsulCluster.meshControlPlane)');
+      }
+    }
     this.inMesh = props.circuitBreaker !== undefined;
     this.selector = selectorLabels({ name: this.serviceName, instance: this.serviceName });
     this.labels = {
@@ -230,11 +252,15 @@ export class DiscoverableService extends Construct {
       ports: new Map(this.ports.map((p) => [p.name, p.containerPort])), health: this.health, labels: this.labels,
     });
     this.registry = this.registration?.registry;
+    if (this.inMesh && this.registry === 'consul') {
+      invalid(this, 'registration', 'consul', 'must not register with Consul for a mesh service: consul-k8s connect-inject registers it (and its sidecar) itself');
+    }
     const shutdown = resolveShutdown(this, props.shutdown, this.registration?.shutdownSeconds ?? 0);
     this.addPlainEnv(props.env ?? {});
     this.addSecretEnv(props.secretEnv ?? {});
     this.registration?.ingress?.forEach((rule) => this.addRule(this.ingress, rule));
     this.joinRegistry(this.registration, 'registration');
+    if (this.inMesh) this.joinRegistry(meshControlPlaneAccess(props.meshControlPlane!), 'meshControlPlane');
 
     this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, {
       metadata: this.metadata(),
@@ -353,10 +379,19 @@ export class DiscoverableService extends Construct {
       this.addEnv(name, owner, { value }, true);
     }
     this.addEnv('POD_NAMESPACE', 'downward API', { valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, true);
-    const port = target.endpointPort(endpoint.portName);
-    const meshPorts = target.inMesh ? [policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT)] : [];
-    this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol), ...meshPorts]);
-    target.allowIngressFrom(this.podPeer, [endpoint.portName], meshPorts);
+    if (target.inMesh && !this.inMesh) {
+      invalid(this, 'discover', target.serviceName, `must be a mesh service to discover mesh service '${target.serviceName}': its sidecar accepts only mTLS from other sidecars`);
+    }
+    if (target.inMesh) {
+      // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port.
+      const listener = policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT);
+      this.allowEgressTo(target.podPeer, [listener]);
+      target.allowIngressFrom(this.podPeer, [], [listener]);
+    } else {
+      const port = target.endpointPort(endpoint.portName);
+      this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)]);
+      target.allowIngressFrom(this.podPeer, [endpoint.portName]);
+    }
     // A consumer reads the target's registry too: same client label, same egress.
     this.joinRegistry(target.registration, `discover(${target.serviceName})`);
     return endpoint;
@@ -374,6 +409,12 @@ export class DiscoverableService extends Construct {
         invalid(this, `env.${name}`, '<redacted>', 'looks like a credential: a literal value would sit in the manifest; use secretEnv to read it from a Secret');
       }
       if (typeof value !== 'string') invalid(this, `env.${name}`, value, 'must be a string');
+      // The kubelet expands $(VAR) only for variables defined earlier; later ones stay literal text.
+      for (const [, ref] of value.matchAll(/(?<!\$)\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g)) {
+        if (!this.env.has(ref)) {
+          invalid(this, `env.${name}`, value, `references $(${ref}), which is not defined before it: define ${ref} earlier in env, or write $$(${ref}) for a literal`);
+        }
+      }
       this.addEnv(name, 'env', { value });
     }
   }
@@ -511,6 +552,19 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
   };
 }
 
+/** What a mesh pod needs of the control plane, in the shape a registry contributes it. */
+function meshControlPlaneAccess(plane: ConsulMeshControlPlane): RegistrationConfig {
+  const servers: k8s.NetworkPolicyPeer = {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': plane.namespace } },
+    podSelector: { matchLabels: plane.podSelector },
+  };
+  return {
+    registry: 'consul',
+    podLabels: { [CONSUL_CLIENT_LABEL]: plane.clusterName },
+    egress: [{ to: [servers], ports: [policyPort(plane.grpcPort)] }],
+  };
+}
+
 function resolvePorts(scope: Construct, ports: ServicePortOptions[]): Required<ServicePortOptions>[] {
   if (!Array.isArray(ports) || ports.length === 0) invalid(scope, 'ports', ports, 'must declare at least one named port');
   const resolved = ports.map((p, i) => ({
@@ -536,9 +590,14 @@ function checkAppProtocol(scope: Construct, field: string, value: string): strin
 function resolveShutdown(scope: Construct, options: ShutdownOptions = {}, hookSeconds: number): ResolvedShutdown {
   const preStopSeconds = checkWholeSeconds(scope, 'shutdown.preStopDelay', options.preStopDelay ?? Duration.seconds(5), 0, 600);
   const gracePeriodSeconds = checkWholeSeconds(scope, 'shutdown.terminationGracePeriod', options.terminationGracePeriod ?? Duration.seconds(30), 1, 3600);
-  if (preStopSeconds + hookSeconds >= gracePeriodSeconds) {
+  if (preStopSeconds >= gracePeriodSeconds) {
     invalid(scope, 'shutdown.preStopDelay', `${preStopSeconds}s`,
-      `must leave time to drain: preStop delay${hookSeconds ? ` + ${hookSeconds}s of registration hook` : ''} must be less than terminationGracePeriod (${gracePeriodSeconds}s)`);
+      `must leave time to drain: it must be less than terminationGracePeriod (${gracePeriodSeconds}s)`);
+  }
+  // The registration sidecar gets SIGTERM at once, in parallel with the app's preStop.
+  if (hookSeconds >= gracePeriodSeconds) {
+    invalid(scope, 'shutdown.terminationGracePeriod', `${gracePeriodSeconds}s`,
+      `must exceed the ${hookSeconds}s the registration hook may need to deregister`);
   }
   return { preStopSeconds, gracePeriodSeconds };
 }

@@ -125,7 +125,7 @@ export interface EtcdClientLabel {
   readonly value: string;
 }
 
-interface ResolvedTls {
+export interface ResolvedEtcdTls {
   readonly secretName: string;
   readonly caKey: string;
   readonly certKey: string;
@@ -177,7 +177,7 @@ export class EtcdCluster extends Construct {
   public readonly networkPolicy: PodNetworkPolicy;
 
   private readonly headlessHost: string;
-  private readonly tlsSecrets: Partial<Record<TlsKind, ResolvedTls>>;
+  private readonly tlsSecrets: Partial<Record<TlsKind, ResolvedEtcdTls>>;
 
   constructor(scope: Construct, id: string, props: EtcdClusterProps = {}) {
     super(scope, id);
@@ -195,7 +195,7 @@ export class EtcdCluster extends Construct {
     const retentionSeconds = checkWholeSeconds(this, 'autoCompactionRetention', props.autoCompactionRetention ?? Duration.hours(1), 60);
     const maxStartupTime = props.maxStartupTime ?? Duration.minutes(5);
     checkWholeSeconds(this, 'maxStartupTime', maxStartupTime, 30, 3600);
-    this.tlsSecrets = { client: resolveTls(this, 'clientTls', props.clientTls), peer: resolveTls(this, 'peerTls', props.peerTls) };
+    this.tlsSecrets = { client: resolveEtcdTls(this, 'clientTls', props.clientTls), peer: resolveEtcdTls(this, 'peerTls', props.peerTls) };
     const resources = resolveResources(this, 'resources', props.resources, ETCD_RESOURCES);
     const runAsUser = checkInteger(this, 'runAsUser', props.runAsUser ?? 10001, 1, 2_147_483_647);
     const userLabels = checkLabels(this, 'labels', props.labels ?? {});
@@ -220,6 +220,9 @@ export class EtcdCluster extends Construct {
     this.memberEndpoints = this.memberNames().map((m) => this.memberUrl('client', m, CLIENT_PORT));
     if (this.members === 1) {
       warn(this, 'a single etcd member tolerates no failure; use it for development only');
+    }
+    if (!this.tls.client) {
+      warn(this, `client TLS is off: any pod labelled ${ETCD_CLIENT_LABEL}=${this.clusterName} can read and overwrite every key (registrations included); set clientTls`);
     }
 
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
@@ -276,8 +279,8 @@ export class EtcdCluster extends Construct {
   }
 
   /** The enabled TLS halves with their Secrets, client first. */
-  private tlsEntries(): [TlsKind, ResolvedTls][] {
-    return TLS_KINDS.flatMap((kind): [TlsKind, ResolvedTls][] => {
+  private tlsEntries(): [TlsKind, ResolvedEtcdTls][] {
+    return TLS_KINDS.flatMap((kind): [TlsKind, ResolvedEtcdTls][] => {
       const tls = this.tlsSecrets[kind];
       return tls ? [[kind, tls]] : [];
     });
@@ -438,7 +441,7 @@ function tlsArgs(kind: TlsKind): string[] {
   ];
 }
 
-function tlsVolume(kind: TlsKind, tls: ResolvedTls): k8s.Volume {
+function tlsVolume(kind: TlsKind, tls: ResolvedEtcdTls): k8s.Volume {
   return {
     name: `${kind}-tls`,
     secret: {
@@ -508,7 +511,8 @@ function checkStorageSize(scope: IConstruct, size: string, quotaBytes: number): 
   return size;
 }
 
-function resolveTls(scope: IConstruct, field: string, options: EtcdTlsOptions | undefined): ResolvedTls | undefined {
+/** Validates TLS Secret references (cluster members and clients alike) and fills in the key defaults. */
+export function resolveEtcdTls(scope: IConstruct, field: string, options: EtcdTlsOptions | undefined): ResolvedEtcdTls | undefined {
   if (options === undefined) return undefined;
   if (!options?.secretName) {
     invalid(scope, `${field}.secretName`, options?.secretName,

@@ -1,10 +1,9 @@
 import { k8s } from 'cdk8s-plus-27';
-import { restrictedContainerSecurityContext } from './discoverable-service';
+import { EtcdTlsOptions, resolveEtcdTls } from './etcd-cluster';
 import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './etcd-lease-script';
 import { ETCD_CLIENT_LABEL, policyPort } from './network-policy';
-import { IServiceRegistration, RegistrationConfig, RegistrationTarget } from './registration';
-import { resolveResources } from './resources';
-import { DiscoveryKitValidationError, checkDns1123Subdomain, checkPinnedImage, checkSecretKey, invalid } from './validation';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
+import { DiscoveryKitValidationError, checkDns1123Subdomain, invalid } from './validation';
 
 /** Where pods reach an etcd cluster; an `EtcdCluster` satisfies it. */
 export interface EtcdClusterAddress {
@@ -18,17 +17,8 @@ export interface EtcdClusterAddress {
   readonly selector: Record<string, string>;
   /** The members' client port. */
   readonly clientPort: number;
-}
-
-/** Client TLS material for etcdctl, from one Secret (for clusters with `clientTls`). */
-export interface EtcdClientTlsSecret {
-  readonly secretName: string;
-  /** @default 'ca.crt' */
-  readonly caKey?: string;
-  /** @default 'tls.crt' */
-  readonly certKey?: string;
-  /** @default 'tls.key' */
-  readonly keyKey?: string;
+  /** Whether clients must present certificates (`clientTls` on the cluster). @default - no client TLS */
+  readonly tls?: { readonly client: boolean };
 }
 
 /** Props of {@link EtcdLeaseRegistration}. */
@@ -50,14 +40,13 @@ export interface EtcdLeaseRegistrationProps {
   readonly ttlSeconds?: number;
   /** How often the lease is refreshed; below the TTL. @default - a third of the TTL */
   readonly keepAliveIntervalSeconds?: number;
-  /** Client certificate and CA for a TLS cluster. @default - plain HTTP */
-  readonly clientTls?: EtcdClientTlsSecret;
+  /** Client certificate, key and CA for a cluster with client TLS (one Secret). @default - plain HTTP */
+  readonly clientTls?: EtcdTlsOptions;
   /** Sidecar image: needs a POSIX sh, `timeout` and etcdctl. @default DEFAULT_ETCD_SIDECAR_IMAGE */
   readonly image?: string;
 }
 
 const TLS_DIR = '/etcd-client-tls';
-const SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } };
 
 /**
  * Registers each pod in etcd under a lease from a sidecar: it grants a lease with a TTL,
@@ -71,21 +60,13 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
 
   public bind(target: RegistrationTarget): RegistrationConfig {
     const { scope } = target;
-    const { cluster, clientTls } = this.props;
-    const image = this.props.image ?? DEFAULT_ETCD_SIDECAR_IMAGE;
-    checkPinnedImage(scope, 'registration.image', image);
+    const { cluster } = this.props;
     checkDns1123Subdomain(scope, 'registration.cluster.clusterName', cluster.clusterName);
-    const portName = this.props.port ?? target.health.portName;
-    const port = target.ports.get(portName);
-    if (port === undefined) {
-      invalid(scope, 'registration.port', portName, `must name one of the service's ports: ${[...target.ports.keys()].join(', ')}`);
+    const port = registrationPort(target, this.props.port);
+    const tls = resolveEtcdTls(scope, 'registration.clientTls', this.props.clientTls);
+    if (cluster.tls?.client && !tls) {
+      invalid(scope, 'registration.clientTls', undefined, `must be set: etcd cluster '${cluster.clusterName}' requires client certificates`);
     }
-    const tls = clientTls && {
-      secretName: checkDns1123Subdomain(scope, 'registration.clientTls.secretName', clientTls.secretName),
-      caKey: checkSecretKey(scope, 'registration.clientTls.caKey', clientTls.caKey ?? 'ca.crt'),
-      certKey: checkSecretKey(scope, 'registration.clientTls.certKey', clientTls.certKey ?? 'tls.crt'),
-      keyKey: checkSecretKey(scope, 'registration.clientTls.keyKey', clientTls.keyKey ?? 'tls.key'),
-    };
     const keyPrefix = this.props.keyPrefix ?? '/services';
     let script: string;
     try {
@@ -103,19 +84,12 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
       // The renderer names its own option; report it against the service that set it.
       throw error instanceof DiscoveryKitValidationError ? error.rescope(scope, 'registration.') : error;
     }
-    const sidecar: k8s.Container = {
+    const sidecar = registrationSidecar(target, {
       name: 'etcd-registration',
-      image,
-      imagePullPolicy: 'IfNotPresent',
-      command: ['/bin/sh', '-c', script],
-      env: [
-        { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
-        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-      ],
-      resources: resolveResources(scope, 'registration.resources', {}, SIDECAR_RESOURCES),
-      securityContext: restrictedContainerSecurityContext(),
+      image: this.props.image ?? DEFAULT_ETCD_SIDECAR_IMAGE,
+      script,
       volumeMounts: tls ? [{ name: 'etcd-client-tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
-    };
+    });
     const members: k8s.NetworkPolicyPeer = {
       namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': cluster.namespace } },
       podSelector: { matchLabels: cluster.selector },

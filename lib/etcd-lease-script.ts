@@ -1,5 +1,5 @@
-import { shellQuote } from './shell';
-import { checkDns1035Label, checkDns1123Label, checkInteger, checkPort, checkUnique, invalid } from './validation';
+import { podIdentityChecks, shellQuote } from './shell';
+import { checkDns1035Label, checkDns1123Label, checkInteger, checkPort, checkServiceUrl, checkUnique, invalid } from './validation';
 
 /**
  * Default image of the etcd registration sidecar. The script needs a POSIX shell, `sleep`,
@@ -61,7 +61,6 @@ const COMMAND_TIMEOUT_SECONDS = 3;
 // etcd (seen with etcdctl 3.4), so every call runs under timeout(1) with this limit.
 const CALL_TIMEOUT_SECONDS = DIAL_TIMEOUT_SECONDS + COMMAND_TIMEOUT_SECONDS;
 
-const ENDPOINT = /^https?:\/\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\[[0-9a-f:.]+\]):(\d{1,5})$/i;
 const CONTROL_OR_SPACE = /[\s\x00-\x1f\x7f]/;
 
 type ResolvedOptions = Required<EtcdLeaseScriptOptions>;
@@ -101,11 +100,8 @@ function checkEndpoints(endpoints: readonly string[], tls: EtcdTlsFiles): readon
     invalid(SCOPE, 'endpoints', endpoints, 'must list at least one etcd client URL such as http://etcd-client.etcd.svc:2379');
   }
   endpoints.forEach((endpoint, i) => {
-    const match = typeof endpoint === 'string' ? ENDPOINT.exec(endpoint) : null;
-    if (!match || Number(match[3]) < 1 || Number(match[3]) > 65535) {
-      invalid(SCOPE, `endpoints[${i}]`, endpoint, 'must be http://host:port or https://host:port (DNS name, IPv4 or [IPv6]; port 1-65535; no path)');
-    }
-    if ((tls.caFile || tls.certFile) && endpoint.startsWith('http://')) {
+    const { scheme } = checkServiceUrl(SCOPE, `endpoints[${i}]`, endpoint);
+    if ((tls.caFile || tls.certFile) && scheme === 'http') {
       invalid(SCOPE, `endpoints[${i}]`, endpoint, 'must use https:// when tls files are given');
     }
   });
@@ -186,19 +182,7 @@ for tool in "$ETCDCTL" sleep date timeout; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found in PATH"
 done
 
-# Both values end up in the key and the JSON value, so only their plain forms may pass.
-case \${POD_NAME:-} in
-  '' | *[!a-z0-9.-]* | [!a-z0-9]* | *[!a-z0-9]) die "POD_NAME='\${POD_NAME:-}' is not a pod name (DNS-1123 subdomain); set it from the downward API field metadata.name" ;;
-esac
-[ \${#POD_NAME} -le 253 ] || die "POD_NAME is longer than 253 characters"
-case \${POD_IP:-} in
-  '' | *[!0-9A-Fa-f:.]*) die "POD_IP='\${POD_IP:-}' is not an IP address; set it from the downward API field status.podIP" ;;
-  *:*:*) ;;
-  *[!0-9.]* | *.*.*.*.* | *..* | .* | *.) die "POD_IP='$POD_IP' is not an IPv4 address" ;;
-  *.*.*.*) ;;
-  *) die "POD_IP='$POD_IP' is not an IP address" ;;
-esac
-[ \${#POD_IP} -le 45 ] || die "POD_IP is longer than 45 characters"
+${podIdentityChecks()}
 KEY="$KEY_DIR/$POD_NAME"
 LEASE=
 NAP_PID=

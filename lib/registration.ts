@@ -1,6 +1,9 @@
 import { k8s } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
+import { restrictedContainerSecurityContext } from './discoverable-service';
 import { ResolvedHealth } from './health';
+import { resolveResources } from './resources';
+import { checkPinnedImage, invalid } from './validation';
 
 /** What a registration needs to know about the service it registers. */
 export interface RegistrationTarget {
@@ -34,8 +37,9 @@ export interface RegistrationConfig {
   /** Annotations for the ClusterIP Service (catalog sync). @default - none */
   readonly serviceAnnotations?: Record<string, string>;
   /**
-   * Seconds the hook needs on shutdown before the pod is killed; the termination grace
-   * period must leave room for it beyond the preStop delay. @default 0
+   * Seconds the hook may need to deregister after SIGTERM, which it receives at once, in
+   * parallel with the app's preStop delay; the termination grace period must exceed it.
+   * @default 0
    */
   readonly shutdownSeconds?: number;
   /**
@@ -52,4 +56,49 @@ export interface RegistrationConfig {
  */
 export interface IServiceRegistration {
   bind(target: RegistrationTarget): RegistrationConfig;
+}
+
+/** The container port a registration publishes: `portName` must be one of the service's ports. */
+export function registrationPort(target: RegistrationTarget, portName: string = target.health.portName): number {
+  const port = target.ports.get(portName);
+  if (port === undefined) {
+    invalid(target.scope, 'registration.port', portName, `must name one of the service's ports: ${[...target.ports.keys()].join(', ')}`);
+  }
+  return port;
+}
+
+/** What differs between registration sidecars. */
+export interface RegistrationSidecarOptions {
+  readonly name: string;
+  readonly image: string;
+  /** The POSIX sh script the sidecar runs. */
+  readonly script: string;
+  /** Environment beyond POD_NAME and POD_IP. @default - none */
+  readonly env?: k8s.EnvVar[];
+  /** @default - none */
+  readonly volumeMounts?: k8s.VolumeMount[];
+}
+
+const SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } };
+
+/**
+ * A registration sidecar: runs `script` with the pod's name and IP from the downward API,
+ * small requests and limits, and the restricted security context.
+ */
+export function registrationSidecar(target: RegistrationTarget, options: RegistrationSidecarOptions): k8s.Container {
+  checkPinnedImage(target.scope, 'registration.image', options.image);
+  return {
+    name: options.name,
+    image: options.image,
+    imagePullPolicy: 'IfNotPresent',
+    command: ['/bin/sh', '-c', options.script],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ...(options.env ?? []),
+    ],
+    resources: resolveResources(target.scope, 'registration.resources', {}, SIDECAR_RESOURCES),
+    securityContext: restrictedContainerSecurityContext(),
+    volumeMounts: options.volumeMounts,
+  };
 }

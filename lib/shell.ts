@@ -15,3 +15,23 @@ export function shellQuote(value: string): string {
   }
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
+
+/**
+ * POSIX sh lines that check `POD_NAME` and `POD_IP` (set from the downward API) before a
+ * script splices them into keys, JSON or URLs: only their plain forms pass. A bad value
+ * calls `die`, which the script must define.
+ */
+export function podIdentityChecks(): string {
+  return `case \${POD_NAME:-} in
+  '' | *[!a-z0-9.-]* | [!a-z0-9]* | *[!a-z0-9]) die "POD_NAME='\${POD_NAME:-}' is not a pod name (DNS-1123 subdomain); set it from the downward API field metadata.name" ;;
+esac
+[ \${#POD_NAME} -le 253 ] || die "POD_NAME is longer than 253 characters"
+case \${POD_IP:-} in
+  '' | *[!0-9A-Fa-f:.]*) die "POD_IP='\${POD_IP:-}' is not an IP address; set it from the downward API field status.podIP" ;;
+  *:*:*) ;;
+  *[!0-9.]* | *.*.*.*.* | *..* | .* | *.) die "POD_IP='$POD_IP' is not an IPv4 address" ;;
+  *.*.*.*) ;;
+  *) die "POD_IP='$POD_IP' is not an IP address" ;;
+esac
+[ \${#POD_IP} -le 45 ] || die "POD_IP is longer than 45 characters"`;
+}

@@ -239,3 +239,18 @@ export function warn(scope: IConstruct, message: string): void {
   scope.node.addMetadata('warning', message);
   process.emitWarning(`${describeConstruct(scope)}: ${message}`, { code: 'DISCOVERY_KIT_WARNING' });
 }
+
+const SERVICE_URL = /^(https?):\/\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?|\[[0-9a-f:.]+\]):(\d{1,5})$/i;
+
+/**
+ * A service URL `http(s)://host:port` (DNS name, IPv4 or [IPv6], no path), such as an
+ * agent or etcd client address. @returns the scheme and port
+ */
+export function checkServiceUrl(scope: IConstruct | string, field: string, url: string): { scheme: 'http' | 'https'; port: number } {
+  const match = typeof url === 'string' ? SERVICE_URL.exec(url) : null;
+  const port = Number(match?.[4]);
+  if (!match || port < 1 || port > 65535) {
+    invalid(scope, field, url, 'must be http://host:port or https://host:port (DNS name, IPv4 or [IPv6]; port 1-65535; no path)');
+  }
+  return { scheme: match[1].toLowerCase() as 'http' | 'https', port };
+}

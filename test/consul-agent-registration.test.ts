@@ -88,7 +88,7 @@ describe('the generated registration script, run against a stand-in consul CLI',
   afterAll(() => rmSync(work, { recursive: true, force: true }));
   const shells = ['sh', 'dash', 'busybox'].filter((s) => ['/bin', '/usr/bin'].some((d) => existsSync(join(d, s))));
 
-  function standIn(dir: string, failFirst = 0): string {
+  function standIn(dir: string, failFirst = 0, hangSeconds = 0): string {
     const bin = join(dir, 'bin');
     rmSync(bin, { recursive: true, force: true });
     mkdirSync(bin, { recursive: true });
@@ -97,7 +97,9 @@ describe('the generated registration script, run against a stand-in consul CLI',
       `log=${dir}/calls`,
       'echo "$*" >> "$log"',
       `count=$(wc -l < "$log")`,
-      `if [ "$count" -le ${failFirst} ]; then echo "Error: connection refused" >&2; exit 1; fi`,
+      `if [ "$count" -le ${failFirst} ]; then echo "Error registering service: Unexpected response code: 403 (Permission denied)" >&2; exit 1; fi`,
+      // An agent that accepts the connection and never answers.
+      `if [ "$1 $2" = "services register" ] && [ ${hangSeconds} -gt 0 ]; then sleep ${hangSeconds}; fi`,
       `if [ "$1 $2" = "services register" ]; then cp "$3" ${dir}/registered.json; fi`,
       'exit 0',
       '',
@@ -109,12 +111,12 @@ describe('the generated registration script, run against a stand-in consul CLI',
   function scriptOf(objects: ReturnType<typeof registeredService>['objects'], dir: string): string {
     const command = findContainer(findObject(objects, 'Deployment', 'payment-service'), 'consul-registration').command[2] as string;
     // The definition path is the sidecar's emptyDir; point it into the test's temp dir.
-    return command.replace(/'\/consul-registration\/service\.json'/, `'${dir}/service.json'`);
+    return command.replaceAll("'/consul-registration/", `'${dir}/`);
   }
 
-  async function run(shell: string, env: Record<string, string>, failFirst = 0, props: Partial<ConsulAgentRegistrationProps> = {}) {
+  async function run(shell: string, env: Record<string, string>, failFirst = 0, props: Partial<ConsulAgentRegistrationProps> = {}, hangSeconds = 0) {
     const dir = mkdtempSync(join(work, 'run-'));
-    const bin = standIn(dir, failFirst);
+    const bin = standIn(dir, failFirst, hangSeconds);
     const script = scriptOf(registeredService(props).objects, dir);
     const args = shell === 'busybox' ? ['sh', '-c', script] : ['-c', script];
     const child = spawn(shell, args, { env: { PATH: `${bin}:/usr/bin:/bin`, CONSUL_HTTP_ADDR: AGENT.url, ...env } });
@@ -170,7 +172,7 @@ describe('the generated registration script, run against a stand-in consul CLI',
     const proc = await run('sh', { POD_NAME: 'p-1', POD_IP: '10.1.2.4' }, 2);
     await until(() => existsSync(join(proc.dir, 'registered.json')), 10_000);
     expect(proc.calls().filter((c) => c.startsWith('services register')).length).toBe(3);
-    expect(proc.output()).toContain('agent not reachable');
+    expect(proc.output()).toContain('registration failed, retrying in 2s: the ACL token was refused (it needs service:write on the service)');
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
   });
@@ -185,6 +187,16 @@ describe('the generated registration script, run against a stand-in consul CLI',
     expect(existsSync(join(work, 'pwned'))).toBe(false);
   });
 
+  it('deregisters within 1 s of SIGTERM even while a call to the agent hangs', async () => {
+    const proc = await run('sh', { POD_NAME: 'p-4', POD_IP: '10.1.2.5' }, 0, {}, 20);
+    await until(() => proc.calls().length >= 1, 5000);
+    const sent = Date.now();
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(1000);
+    expect(proc.calls().at(-1)).toBe('services deregister -id=p-4');
+  });
+
   it('brackets an IPv6 pod address in the check URL', async () => {
     const proc = await run('sh', { POD_NAME: 'p-2', POD_IP: 'fd00::12' });
     await until(() => existsSync(join(proc.dir, 'registered.json')), 5000);
@@ -196,12 +208,13 @@ describe('the generated registration script, run against a stand-in consul CLI',
   });
 
   it.each([
-    ['a pod name carrying shell', { POD_NAME: 'x;touch /tmp/pwned', POD_IP: '10.1.2.3' }, /POD_NAME .* is not a pod name/],
-    ['a missing pod IP', { POD_NAME: 'p-3' }, /POD_IP '' is not an IP address/],
+    ['a pod name carrying shell', { POD_NAME: 'x;touch /tmp/pwned', POD_IP: '10.1.2.3' }, /POD_NAME='x;touch \/tmp\/pwned' is not a pod name/],
+    ['a pod name starting with a dash', { POD_NAME: '-p', POD_IP: '10.1.2.3' }, /is not a pod name/],
+    ['a missing pod IP', { POD_NAME: 'p-3' }, /POD_IP='' is not an IP address/],
     ['a pod IP carrying JSON', { POD_NAME: 'p-3', POD_IP: '1","x":"y' }, /is not an IP address/],
   ])('refuses %s before registering anything', async (_title, env, message) => {
     const proc = await run('sh', env as Record<string, string>);
-    expect(await proc.exited).toBe(64);
+    expect(await proc.exited).toBe(2);
     expect(proc.output()).toMatch(message);
     expect(proc.calls()).toEqual([]);
   });
@@ -226,6 +239,11 @@ describe('ConsulAgentRegistration rejects bad input at synth time', () => {
     ['a latest image', { image: 'hashicorp/consul:latest' }, 'registration.image', /pinned/],
     ['a resync under 5s', { resyncInterval: Duration.seconds(1) }, 'registration.resyncInterval', /from 5s/],
     ['an ACL token Secret without a key', { aclToken: { secretName: 'consul-token', key: '' } }, 'registration.aclToken.key', /Secret key/],
+    ['an agent URL that is not one', { agent: { ...AGENT, url: 'consul-agent; rm -rf /' } }, 'registration.agent.url', /http:\/\/host:port/],
+    ['an agent port of 0', { agent: { ...AGENT, port: 0 } }, 'registration.agent.port', /from 1 to 65535/],
+    ['an agent namespace that is not a DNS label', { agent: { ...AGENT, namespace: 'NS!' } }, 'registration.agent.namespace', /RFC 1123/],
+    ['an empty agent selector (it would admit every pod)', { agent: { ...AGENT, podSelector: {} } }, 'registration.agent.podSelector', /empty selector would admit every pod/],
+    ['an HTTPS agent without the CA to verify it', { agent: { ...AGENT, url: 'https://consul-agent.consul.svc.cluster.local:8501', port: 8501 } }, 'registration.caCert', /agent serves HTTPS/],
   ])('%s', (_title, props, field, message) => {
     expectRejection(errorOf(props), "DiscoverableService 'test/payment-service'", field, message);
   });

@@ -236,7 +236,10 @@ describe('ConsulCluster with defaults', () => {
       '',
     ].join('\n'));
     expect(cluster.coreDnsConfigMap).toBeUndefined();
-    expect(warningsOf(cluster)).toEqual([expect.stringMatching(/dnsClusterIp is not pinned.*consul\/consul-dns/)]);
+    expect(warningsOf(cluster)).toEqual([
+      expect.stringMatching(/ACLs deny by default but acl.tokensSecret is not set: agents cannot register their node/),
+      expect.stringMatching(/dnsClusterIp is not pinned.*consul\/consul-dns/),
+    ]);
   });
 
   it('serves the UI and API from the servers on consul-ui', () => {
@@ -255,7 +258,7 @@ describe('ConsulCluster with defaults', () => {
       { peers: [servers], ports: [...rpcAndLan, '8302/TCP', '8302/UDP'] },
       { peers: [agents], ports: rpcAndLan },
       { peers: [KUBE_DNS_PEER], ports: ['8600/TCP', '8600/UDP'] },
-      { peers: [clients], ports: ['8500/TCP'] },
+      { peers: [clients], ports: ['8502/TCP'] },
     ]);
     expect(rulesOf(objects, 'consul-server', 'egress')).toEqual([
       { peers: [servers], ports: [...rpcAndLan, '8302/TCP', '8302/UDP'] },
@@ -400,7 +403,7 @@ describe('ConsulCluster with TLS', () => {
     expect(portsOf(findObject(objects, 'Service', 'consul-agent').spec.ports)).toEqual(['https:8501/TCP', 'grpc:8502/TCP']);
     expect(portsOf(findObject(objects, 'Service', 'consul-ui').spec.ports)).toEqual(['https:8501/TCP']);
     expect(rulesOf(objects, 'consul-agent', 'ingress')[1].ports).toEqual(['8501/TCP', '8502/TCP']);
-    expect(rulesOf(objects, 'consul-server', 'ingress')[3].ports).toEqual(['8501/TCP']);
+    expect(rulesOf(objects, 'consul-server', 'ingress')[3].ports).toEqual(['8502/TCP']);
     expect(cluster.agent).toMatchObject({ scheme: 'https', port: 8501, url: 'https://consul-agent.consul.svc.cluster.local:8501' });
     expect(cluster.http.url).toBe('https://consul-ui.consul.svc.cluster.local:8501');
     expect(cluster.tlsDnsNames).toEqual({
@@ -479,6 +482,7 @@ describe('ConsulCluster with every prop set', () => {
     serverResources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
     agentResources: { limits: { memory: '96Mi' } },
     dnsClusterIp: '10.96.0.53',
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
     reconnectTimeout: '24h',
     autopilot: { cleanupDeadServers: false, lastContactThreshold: '500ms', serverStabilizationTime: '30s' },
     ui: false,

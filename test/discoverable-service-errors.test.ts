@@ -1,6 +1,6 @@
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec } from '../lib';
+import { DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec, PortProtocol } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { testChart } from './support/synth';
 
@@ -16,6 +16,7 @@ describe('DiscoverableService rejects bad input at synth time', () => {
     ['uppercase name', { name: 'Payment' }, 'name', /"Payment".*DNS-1035/],
     ['name over 63 chars', { name: 'a'.repeat(64) }, 'name', /DNS-1035 label: 1-63/],
     ['name starting with a digit', { name: '1payment' }, 'name', /starting with a letter/],
+    ['name too long for its headless Service', { name: 'a'.repeat(55) }, 'name', /at most 54 characters, so the headless Service/],
     ['bad namespace', { namespace: 'Prod_1' }, 'namespace', /RFC 1123/],
     ['port 0', { ports: [{ name: 'http', port: 0 }] }, 'ports[0].port', /from 1 to 65535/],
     ['port 70000', { ports: [{ name: 'http', port: 70000 }] }, 'ports[0].port', /70000.*from 1 to 65535/],
@@ -32,6 +33,7 @@ describe('DiscoverableService rejects bad input at synth time', () => {
     ['malformed image', { image: 'ghcr.io/acme/Payment Service:1' }, 'image', /pinned/],
     ['negative replicas', { replicas: -1 }, 'replicas', /-1.*from 0 to 1000/],
     ['fractional replicas', { replicas: 1.5 }, 'replicas', /integer/],
+    ['health port over UDP', { ports: [{ name: 'http', port: 8080, protocol: PortProtocol.UDP }] }, 'health.port', /must be a TCP port: HTTP probes cannot reach UDP port 8080/],
     ['health port not declared', { health: HealthSpec.http({ port: 'admin' }) }, 'health.port', /"admin".*one of the declared ports: http/],
     ['probe timeout not below period', { health: HealthSpec.http({ readiness: { timeout: Duration.seconds(5) } }) }, 'health.readiness.timeout', /shorter than health.readiness.period \(5s\)/],
     ['sub-second probe period', { health: HealthSpec.http({ liveness: { period: Duration.millis(500) } }) }, 'health.liveness.period', /0.5s.*whole number of seconds/],
@@ -42,6 +44,7 @@ describe('DiscoverableService rejects bad input at synth time', () => {
     ['startup window shorter than its period', { health: HealthSpec.http({ startup: { period: Duration.seconds(10), maxStartupTime: Duration.seconds(5) } }) }, 'health.startup.maxStartupTime', /from 10s/],
     ['preStop delay equal to the grace period', { shutdown: { preStopDelay: Duration.seconds(30) } }, 'shutdown.preStopDelay', /less than terminationGracePeriod \(30s\)/],
     ['preStop delay above the grace period', { shutdown: { preStopDelay: Duration.seconds(20), terminationGracePeriod: Duration.seconds(10) } }, 'shutdown.preStopDelay', /20s/],
+    ['an env reference to a variable defined later', { env: { URL: 'http://$(HOST):80', HOST: 'x' } }, 'env.URL', /references \$\(HOST\), which is not defined before it/],
     ['credential in a plain env var', { env: { DB_PASSWORD: 'hunter2' } }, 'env.DB_PASSWORD', /use secretEnv/],
     ['bad env var name', { env: { 'LOG-LEVEL': 'info' } }, 'env', /C identifier/],
     ['bad quantity', { resources: { limits: { memory: '1GB' } } }, 'resources.limits.memory', /quantity/],

@@ -1,55 +1,96 @@
-import { ApiObject, Duration } from 'cdk8s';
+import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { DiscoverableService, MeshProtocol } from '../lib';
+import { ConsulAgentRegistration, ConsulMeshControlPlane, DiscoverableService, MeshProtocol } from '../lib';
+import { expectRejection, rejectionOf } from './support/errors';
 import { qualityViolations } from './support/quality';
 import { findObject, synthChart, testChart } from './support/synth';
 
-describe('a DiscoverableService with circuit breaking', () => {
+const CONTROL_PLANE: ConsulMeshControlPlane = {
+  clusterName: 'consul', namespace: 'consul', grpcPort: 8502,
+  podSelector: { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'server' },
+};
+const servers = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'consul' } },
+  podSelector: { matchLabels: CONTROL_PLANE.podSelector },
+};
+
+describe('DiscoverableServices in the Consul mesh with circuit breaking', () => {
   const chart = testChart();
   const payment = new DiscoverableService(chart, 'payment-service', {
     image: 'ghcr.io/acme/payment-service:1.8.2',
+    meshControlPlane: CONTROL_PLANE,
+    circuitBreaker: { protocol: MeshProtocol.HTTP },
+  });
+  const order = new DiscoverableService(chart, 'order-service', {
+    image: 'ghcr.io/acme/order-service:2.3.0',
+    meshControlPlane: CONTROL_PLANE,
     circuitBreaker: {
       protocol: MeshProtocol.HTTP,
-      limits: { maxConnections: 100, maxPendingRequests: 50 },
-      passiveHealthCheck: { interval: Duration.seconds(10), maxFailures: 5, maxEjectionPercent: 50, baseEjectionTime: Duration.seconds(30) },
+      overrides: {
+        'payment-service': {
+          limits: { maxConnections: 100, maxPendingRequests: 50 },
+          passiveHealthCheck: { interval: Duration.seconds(10), maxFailures: 5, maxEjectionPercent: 50, baseEjectionTime: Duration.seconds(30) },
+        },
+      },
     },
   });
-  const order = new DiscoverableService(chart, 'order-service', { image: 'ghcr.io/acme/order-service:2.3.0' });
   order.discover(payment);
   const objects = synthChart(chart);
 
-  it('emits ServiceDefaults named after the service, checked against the CRD schema', () => {
-    const defaults = findObject(objects, 'ServiceDefaults', 'payment-service', 'production');
-    expect(defaults.spec.protocol).toBe('http');
-    expect(defaults.spec.upstreamConfig.defaults.passiveHealthCheck).toMatchObject({ maxFailures: 5, maxEjectionPercent: 50, interval: '10s', baseEjectionTime: '30s' });
-    expect(defaults.metadata.labels?.['app.kubernetes.io/name']).toBe('payment-service');
+  it('emits ServiceDefaults named after each service, checked against the CRD schema', () => {
+    expect(findObject(objects, 'ServiceDefaults', 'payment-service', 'production').spec.protocol).toBe('http');
+    const override = findObject(objects, 'ServiceDefaults', 'order-service', 'production').spec.upstreamConfig.overrides
+      .find((o: any) => o.name === 'payment-service');
+    expect(override.passiveHealthCheck).toMatchObject({ maxFailures: 5, maxEjectionPercent: 50, interval: '10s', baseEjectionTime: '30s' });
   });
 
-  it('puts the pods in the mesh without touching the selector', () => {
-    const deployment = findObject(objects, 'Deployment', 'payment-service');
-    expect(deployment.spec.template.metadata.annotations).toEqual({ 'consul.hashicorp.com/connect-inject': 'true' });
-    expect(findObject(objects, 'Deployment', 'order-service').spec.template.metadata.annotations).toBeUndefined();
+  it('puts the pods in the mesh and lets their sidecars reach the servers over gRPC', () => {
+    for (const name of ['payment-service', 'order-service']) {
+      const deployment = findObject(objects, 'Deployment', name);
+      expect(deployment.spec.template.metadata.annotations).toEqual({ 'consul.hashicorp.com/connect-inject': 'true' });
+      expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-client']).toBe('consul');
+      expect(deployment.spec.selector.matchLabels['discovery-kit.io/consul-client']).toBeUndefined();
+      expect(findObject(objects, 'NetworkPolicy', name).spec.egress).toContainEqual({ to: [servers], ports: [{ port: 8502, protocol: 'TCP' }] });
+    }
   });
 
-  it("lets consumers reach the sidecar's public listener as well as the app port", () => {
-    expect(findObject(objects, 'NetworkPolicy', 'payment-service').spec.ingress[0].ports).toEqual([
-      { port: 8080, protocol: 'TCP' }, { port: 20000, protocol: 'TCP' },
+  it("opens only the sidecar's public listener between consumer and target, never the app port", () => {
+    expect(findObject(objects, 'NetworkPolicy', 'payment-service').spec.ingress).toEqual([
+      { from: [order.podPeer], ports: [{ port: 20000, protocol: 'TCP' }] },
     ]);
-    expect(findObject(objects, 'NetworkPolicy', 'order-service').spec.egress[1].ports).toEqual([
-      { port: 8080, protocol: 'TCP' }, { port: 20000, protocol: 'TCP' },
-    ]);
+    expect(findObject(objects, 'NetworkPolicy', 'order-service').spec.egress).toContainEqual({ to: [payment.podPeer], ports: [{ port: 20000, protocol: 'TCP' }] });
   });
 
   it('passes the manifest-quality suite', () => {
     expect(qualityViolations(objects)).toEqual([]);
   });
+});
 
-  it('rejects L7-only limits on a tcp service before creating anything', () => {
-    const other = testChart();
-    expect(() => new DiscoverableService(other, 'tcp-service', {
-      image: 'ghcr.io/acme/tcp:1.0.0',
-      circuitBreaker: { protocol: MeshProtocol.TCP, limits: { maxPendingRequests: 10 } },
-    })).toThrow(/DiscoverableService 'test\/tcp-service': circuitBreaker.limits.maxPendingRequests/);
-    expect(other.node.findAll().filter((c) => c instanceof ApiObject)).toEqual([]);
+describe('mesh rules rejected at synth time', () => {
+  const MESH = { image: 'ghcr.io/acme/payment-service:1.8.2', meshControlPlane: CONTROL_PLANE, circuitBreaker: { protocol: MeshProtocol.HTTP } };
+
+  it('L7-only limits on a tcp service', () => {
+    const error = rejectionOf((chart) => new DiscoverableService(chart, 'tcp-service', {
+      ...MESH, circuitBreaker: { protocol: MeshProtocol.TCP, limits: { maxPendingRequests: 10 } },
+    }));
+    expectRejection(error, "DiscoverableService 'test/tcp-service'", 'circuitBreaker.limits.maxPendingRequests', /tcp/);
+  });
+
+  it('a mesh service without the control plane its sidecar needs', () => {
+    const error = rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', { ...MESH, meshControlPlane: undefined }));
+    expectRejection(error, "DiscoverableService 'test/payment-service'", 'meshControlPlane', /must be set with circuitBreaker/);
+  });
+
+  it('a mesh service that also registers with Consul (connect-inject registers it)', () => {
+    const agent = { url: 'http://consul-agent.consul.svc.cluster.local:8500', port: 8500, clusterName: 'consul', namespace: 'consul', podSelector: { app: 'consul-agent' } };
+    const error = rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', { ...MESH, registration: new ConsulAgentRegistration({ agent }) }));
+    expectRejection(error, "DiscoverableService 'test/payment-service'", 'registration', /connect-inject registers it/);
+  });
+
+  it('a consumer outside the mesh discovering a mesh service', () => {
+    const chart = testChart();
+    const payment = new DiscoverableService(chart, 'payment-service', MESH);
+    const order = new DiscoverableService(chart, 'order-service', { image: 'ghcr.io/acme/order-service:2.3.0' });
+    expect(() => order.discover(payment)).toThrow(/DiscoverableService 'test\/order-service': discover = "payment-service" is invalid: must be a mesh service/);
   });
 });

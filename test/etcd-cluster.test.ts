@@ -329,11 +329,22 @@ describe('EtcdCluster with a single member for development', () => {
     }
   });
 
-  it('does not warn for a real cluster', () => {
+  it('does not warn for a 3-member cluster with client TLS', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      synthCluster({ clientTls: { secretName: 'etcd-client-tls' } });
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('warns that without client TLS any labelled pod can rewrite registrations', () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
       synthCluster();
-      expect(warn).not.toHaveBeenCalled();
+      expect(warn).toHaveBeenCalledWith(expect.stringMatching(/client TLS is off: any pod labelled discovery-kit.io\/etcd-client=etcd can read and overwrite every key/),
+        { code: 'DISCOVERY_KIT_WARNING' });
     } finally {
       warn.mockRestore();
     }

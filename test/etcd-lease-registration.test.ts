@@ -1,10 +1,16 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscoverableService, EtcdCluster, EtcdLeaseRegistration, EtcdLeaseRegistrationProps } from '../lib';
+import { DiscoverableService, EtcdCluster, EtcdClusterAddress, EtcdLeaseRegistration, EtcdLeaseRegistrationProps } from '../lib';
 import { EtcdTestServer, getKeyWithLease, leaseTimeToLive } from './support/etcd';
 import { expectRejection, rejectionOf } from './support/errors';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
+
+/** An etcd cluster given by address, as the Pulumi apps stack receives it. */
+const ETCD_ADDRESS: EtcdClusterAddress = {
+  clientEndpoints: ['https://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd',
+  selector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
+};
 
 function registered(props: Partial<EtcdLeaseRegistrationProps> = {}, chart = testChart()) {
   const etcd = new EtcdCluster(chart, 'etcd', { namespace: 'etcd' });
@@ -92,6 +98,7 @@ describe('EtcdLeaseRegistration rejects bad input at synth time', () => {
     ['a key prefix without a leading slash', { keyPrefix: 'services' }, 'registration.keyPrefix', /must start with '\/'/],
     ['a port the service does not have', { port: 'admin' }, 'registration.port', /"admin".*http, grpc/],
     ['a latest image', { image: 'bitnami/etcd:latest' }, 'registration.image', /pinned/],
+    ['a cluster that requires client TLS, without a client certificate', { cluster: { ...ETCD_ADDRESS, tls: { client: true } } }, 'registration.clientTls', /requires client certificates/],
     ['a TLS Secret key with a slash', { clientTls: { secretName: 'etcd-client', caKey: 'a/b' } }, 'registration.clientTls.caKey', /Secret key/],
   ])('%s', (_title, props, field, message) => {
     expectRejection(rejectionOf((chart) => registered(props, chart)), "DiscoverableService 'test/user-service'", field, message);

@@ -38,13 +38,16 @@ describe('the example discovery setup', () => {
     expect(envOf(order, 'POD_NAMESPACE').valueFrom.fieldRef.fieldPath).toBe('metadata.namespace');
   });
 
-  it.each(['production', 'consul', 'etcd'])('runs %s in a namespace that enforces Pod Security restricted', (namespace) => {
+  it.each(['production', 'consul', 'etcd', 'mesh'])('runs %s in a namespace that enforces Pod Security restricted', (namespace) => {
     expect(findObject(objects, 'Namespace', namespace).metadata.labels?.['pod-security.kubernetes.io/enforce']).toBe('restricted');
   });
 
   it('isolates every pod for ingress and egress', () => {
     const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind));
-    expect(workloads.length).toBe(6);
+    expect(workloads.map((w) => `${w.metadata.namespace}/${w.metadata.name}`).sort()).toEqual([
+      'consul/consul-agent', 'consul/consul-server', 'etcd/etcd', 'mesh/checkout-service', 'mesh/inventory-service',
+      'production/order-service', 'production/payment-service', 'production/user-service',
+    ]);
     for (const workload of workloads) {
       const labels = workload.spec.template.metadata.labels;
       const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === workload.metadata.namespace
@@ -76,10 +79,28 @@ describe('the example discovery setup', () => {
     expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-client']).toBe('consul');
   });
 
-  it('puts payment-service in the mesh with circuit breaking', () => {
-    const defaults = findObject(objects, 'ServiceDefaults', 'payment-service', 'production');
-    expect(defaults.spec.upstreamConfig.defaults.passiveHealthCheck.maxFailures).toBe(5);
-    expect(findObject(objects, 'Deployment', 'payment-service').spec.template.metadata.annotations['consul.hashicorp.com/connect-inject']).toBe('true');
+  it('registers user-service in the TLS etcd cluster', () => {
+    const deployment = findObject(objects, 'Deployment', 'user-service', 'production');
+    const script = findContainer(deployment, 'etcd-registration').command[2];
+    expect(script).toContain("'https://etcd-client.etcd.svc.cluster.local:2379'");
+    expect(script).toContain("'--cert=/etcd-client-tls/tls.crt'");
+    expect(deployment.spec.template.spec.volumes).toContainEqual(expect.objectContaining({ name: 'etcd-client-tls', secret: expect.objectContaining({ secretName: 'user-service-etcd-client' }) }));
+    expect(deployment.spec.template.metadata.labels['discovery-kit.io/etcd-client']).toBe('etcd');
+  });
+
+  it('breaks circuits on the mesh call from checkout-service to inventory-service', () => {
+    const override = findObject(objects, 'ServiceDefaults', 'checkout-service', 'mesh').spec.upstreamConfig.overrides
+      .find((o: any) => o.name === 'inventory-service');
+    expect(override.passiveHealthCheck).toMatchObject({ maxFailures: 5, maxEjectionPercent: 50, baseEjectionTime: '30s' });
+    expect(override.limits).toEqual({ maxConnections: 200, maxPendingRequests: 100, maxConcurrentRequests: 100 });
+    for (const name of ['checkout-service', 'inventory-service']) {
+      const deployment = findObject(objects, 'Deployment', name, 'mesh');
+      expect(deployment.spec.template.metadata.annotations['consul.hashicorp.com/connect-inject']).toBe('true');
+      expect(deployment.spec.template.spec.containers.map((c: any) => c.name)).toEqual([name]);
+      expect(findObject(objects, 'NetworkPolicy', name, 'mesh').spec.egress).toContainEqual(expect.objectContaining({ ports: [{ port: 8502, protocol: 'TCP' }] }));
+    }
+    expect(findObject(objects, 'NetworkPolicy', 'inventory-service', 'mesh').spec.ingress.map((r: any) => r.ports))
+      .toEqual([[{ port: 20000, protocol: 'TCP' }]]);
   });
 
   it('passes the manifest-quality suite', () => {

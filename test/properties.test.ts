@@ -35,7 +35,7 @@ const health = fc.record({
 });
 
 const validProps = fc.record({
-  name: dns1035(40),
+  name: dns1035(54),
   ports,
   replicas: fc.integer({ min: 2, max: 20 }),
   tag: fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,20}$/).filter((t) => t !== 'latest'),
@@ -61,7 +61,8 @@ const validProps = fc.record({
       liveness: { period: Duration.seconds(livenessPeriod), timeout: Duration.seconds(1), failureThreshold: livenessFailures },
       startup: { maxStartupTime: Duration.seconds(v.health.startup) },
     }),
-    shutdown: { preStopDelay: Duration.seconds(v.preStop), terminationGracePeriod: Duration.seconds(v.preStop + 2 + v.graceExtra) },
+    // Longer than the preStop delay and than the 5 s the Consul hook may need to deregister.
+    shutdown: { preStopDelay: Duration.seconds(v.preStop), terminationGracePeriod: Duration.seconds(Math.max(v.preStop, 5) + v.graceExtra) },
     registration,
   };
 });
@@ -89,6 +90,8 @@ const badName = fc.oneof(
   fc.stringMatching(/^[0-9][a-z0-9]{0,10}$/),
   fc.stringMatching(/^[a-z]{1,5}_[a-z]{1,5}$/),
   fc.stringMatching(/^[a-z]{64,80}$/),
+  // A DNS label, but '<name>-headless' would not be one.
+  fc.stringMatching(/^[a-z]{55,63}$/),
   fc.constant(''),
   fc.stringMatching(/^[a-z]{1,5}-$/),
 );

@@ -101,11 +101,11 @@ describe('the apps stack under Pulumi mocks', () => {
     const run = await runApps({
       ...platform,
       namespaces: { ...platform.namespaces, apps: 'shop-staging' },
-      consulAgent: { ...platform.consulAgent, url: 'https://consul-agent.other.svc.cluster.local:8501', port: 8501 },
+      consulAgent: { ...platform.consulAgent, url: 'http://consul-agent.other.svc.cluster.local:8510', port: 8510 },
     }, APPS_CONFIG);
     const payment = manifest(run, DEPLOYMENT, 'shop-staging/Deployment/payment-service');
     expect(payment.metadata.namespace).toBe('shop-staging');
-    expect(envOf(findContainer(payment, 'consul-registration'), 'CONSUL_HTTP_ADDR').value).toBe('https://consul-agent.other.svc.cluster.local:8501');
+    expect(envOf(findContainer(payment, 'consul-registration'), 'CONSUL_HTTP_ADDR').value).toBe('http://consul-agent.other.svc.cluster.local:8510');
     expect(registeredOfType(run, DEPLOYMENT).map((r) => r.name).sort()).toEqual([
       'shop-staging/Deployment/order-service', 'shop-staging/Deployment/payment-service', 'shop-staging/Deployment/user-service',
     ]);

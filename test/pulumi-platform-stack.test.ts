@@ -103,6 +103,7 @@ describe('the platform stack under Pulumi mocks', () => {
         selector: { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' },
         clientPort: 2379,
         clientLabel: { key: 'discovery-kit.io/etcd-client', value: 'etcd' },
+        tls: { client: false, peer: false },
       },
     });
   });
