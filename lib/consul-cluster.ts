@@ -8,7 +8,7 @@ import type { ConsulMeshControlPlane } from './circuit-breaker';
 import type { ConsulAgentAddress, ConsulAgentRegistration } from './consul-agent-registration';
 import { restrictedContainerSecurityContext } from './discoverable-service';
 import { recommendedLabels, selectorLabels } from './labels';
-import { CONSUL_CLIENT_LABEL, KUBE_DNS_PEER, PodNetworkPolicy, clusterDnsEgress, policyPort } from './network-policy';
+import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, clusterDnsPeers, policyPort } from './network-policy';
 import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkInteger, checkLabels,
@@ -718,7 +718,7 @@ export class ConsulCluster extends Construct {
       ingress: [
         { from: [servers], ports: serverToServer },
         { from: [agents], ports: rpcAndSerfLan },
-        { from: [KUBE_DNS_PEER], ports: policyPorts(tcpAndUdp('dns', CONSUL_PORTS.dns)) },
+        { from: clusterDnsPeers(this), ports: policyPorts(tcpAndUdp('dns', CONSUL_PORTS.dns)) },
         // Only mesh sidecars (consul-dataplane, gRPC) reach the servers directly; clients use
         // their node's agent, so no pod can reach the servers' HTTP API (e.g. ACL bootstrap).
         { from: [clients], ports: [policyPort(CONSUL_PORTS.grpc)] },
@@ -726,7 +726,7 @@ export class ConsulCluster extends Construct {
       egress: [
         { to: [servers], ports: serverToServer },
         { to: [agents], ports: serfLan },
-        clusterDnsEgress(),
+        clusterDnsEgress(this),
       ],
     });
     new PodNetworkPolicy(this, 'agent-network-policy', {
@@ -740,7 +740,7 @@ export class ConsulCluster extends Construct {
         { to: [agents], ports: serfLan },
         // Health checks of registered services: the app side admits the agents on its ports.
         { to: [clients] },
-        clusterDnsEgress(),
+        clusterDnsEgress(this),
       ],
     });
   }

@@ -306,7 +306,7 @@ export class DiscoverableService extends Construct {
         podSelector: this.selector,
         // Rendered at synth time: bindings declared after construction still count.
         ingress: Lazy.any({ produce: () => [...this.ingress.values()] }) as unknown as k8s.NetworkPolicyIngressRule[],
-        egress: Lazy.any({ produce: () => [clusterDnsEgress(), ...this.egress.values()] }) as unknown as k8s.NetworkPolicyEgressRule[],
+        egress: Lazy.any({ produce: () => [clusterDnsEgress(this), ...this.egress.values()] }) as unknown as k8s.NetworkPolicyEgressRule[],
       });
     }
   }

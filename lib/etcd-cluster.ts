@@ -410,7 +410,7 @@ export class EtcdCluster extends Construct {
       labels: this.labels,
       podSelector: this.selector,
       ingress: [{ from: [members], ports: memberPorts }, { from: [clients], ports: [policyPort(CLIENT_PORT)] }],
-      egress: [{ to: [members], ports: memberPorts }, clusterDnsEgress()],
+      egress: [{ to: [members], ports: memberPorts }, clusterDnsEgress(this)],
     });
   }
 }

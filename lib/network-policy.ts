@@ -1,7 +1,8 @@
 import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
-import { Construct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { kubeObject } from './kube-object';
+import { invalid } from './validation';
 
 /**
  * Pods label themselves as clients of a registry with `<label>: <cluster name>`; the
@@ -21,9 +22,37 @@ export function policyPort(port: number | string, protocol: 'TCP' | 'UDP' = 'TCP
   return { port: typeof port === 'number' ? k8s.IntOrString.fromNumber(port) : k8s.IntOrString.fromString(port), protocol };
 }
 
+const CLUSTER_DNS_CONTEXT = 'discovery-kit:clusterDns';
+
+/** Where cluster DNS runs, for every NetworkPolicy rule about DNS. */
+export interface ClusterDnsOptions {
+  /**
+   * The DNS servers pods query (egress on 53) and that forward `.consul` to Consul DNS.
+   * For NodeLocal DNSCache add its link-local address: `{ ipBlock: { cidr: '169.254.20.10/32' } }`.
+   */
+  readonly peers: k8s.NetworkPolicyPeer[];
+}
+
+/**
+ * Sets where cluster DNS runs for every construct under `scope`. Call it on the App before
+ * adding charts (construct context cannot change once children exist).
+ * @default - the `k8s-app: kube-dns` pods in kube-system ({@link KUBE_DNS_PEER})
+ */
+export function setClusterDns(scope: IConstruct, options: ClusterDnsOptions): void {
+  if (!Array.isArray(options.peers) || options.peers.length === 0) {
+    invalid(scope, 'clusterDns.peers', options.peers, 'must name at least one DNS peer (pod selector or ipBlock)');
+  }
+  scope.node.setContext(CLUSTER_DNS_CONTEXT, options);
+}
+
+/** The cluster DNS peers in effect for `scope`. */
+export function clusterDnsPeers(scope: IConstruct): k8s.NetworkPolicyPeer[] {
+  return (scope.node.tryGetContext(CLUSTER_DNS_CONTEXT) as ClusterDnsOptions | undefined)?.peers ?? [KUBE_DNS_PEER];
+}
+
 /** Egress to cluster DNS, which every pod needs to discover anything. */
-export function clusterDnsEgress(): k8s.NetworkPolicyEgressRule {
-  return { to: [KUBE_DNS_PEER], ports: [policyPort(53, 'UDP'), policyPort(53, 'TCP')] };
+export function clusterDnsEgress(scope: IConstruct): k8s.NetworkPolicyEgressRule {
+  return { to: clusterDnsPeers(scope), ports: [policyPort(53, 'UDP'), policyPort(53, 'TCP')] };
 }
 
 /** Props of {@link PodNetworkPolicy}. */
