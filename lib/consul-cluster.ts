@@ -148,6 +148,12 @@ export interface ConsulClusterProps {
    * @default false
    */
   readonly agentHostPorts?: boolean;
+  /**
+   * Taints the agents tolerate. Every node whose pods register needs an agent: a pod on a
+   * node without one reaches nothing through the node-local Service.
+   * @default - every taint (`operator: Exists`), like other per-node agents
+   */
+  readonly agentTolerations?: k8s.Toleration[];
   /** @default - enabled, deny by default, token persistence on */
   readonly acl?: ConsulAclOptions;
   /** @default - no TLS: RPC and the HTTP API are plain text (gossip is encrypted when `gossipEncryption` has a key) */
@@ -294,6 +300,7 @@ export class ConsulCluster extends Construct {
   public readonly agentPodSelector: Record<string, string>;
   /** What mesh pods' sidecars connect to (the servers' gRPC), for `DiscoverableService.meshControlPlane`. */
   public readonly meshControlPlane: ConsulMeshControlPlane;
+  private readonly agentTolerations: k8s.Toleration[];
   /**
    * DNS names the certificates must carry: `server` for the server certificate
    * (`server.<datacenter>.<domain>` for `verify_server_hostname`, `localhost` for the in-pod
@@ -336,6 +343,7 @@ export class ConsulCluster extends Construct {
     this.clientLabels = { [CONSUL_CLIENT_LABEL]: this.clusterName };
     this.serverPodSelector = this.selector('server');
     this.agentPodSelector = this.selector('agent');
+    this.agentTolerations = props.agentTolerations ?? [{ operator: 'Exists' }];
     this.meshControlPlane = {
       clusterName: this.clusterName, namespace: this.namespace, podSelector: this.serverPodSelector, grpcPort: CONSUL_PORTS.grpc,
     };
@@ -586,13 +594,14 @@ export class ConsulCluster extends Construct {
       updateStrategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: k8s.IntOrString.fromNumber(1) } },
       revisionHistoryLimit: 5,
       template: this.podTemplate('agent', {
+        tolerations: this.agentTolerations,
         // Agent state (node ID, checks) is per pod; a replaced agent registers afresh.
         volumes: [{ name: 'data', emptyDir: { sizeLimit: k8s.Quantity.fromString('128Mi') } }],
       }),
     };
   }
 
-  private podTemplate(role: Role, extra: Pick<k8s.PodSpec, 'affinity' | 'topologySpreadConstraints' | 'volumes'>): k8s.PodTemplateSpec {
+  private podTemplate(role: Role, extra: Pick<k8s.PodSpec, 'affinity' | 'topologySpreadConstraints' | 'volumes' | 'tolerations'>): k8s.PodTemplateSpec {
     const { runAsUser, runAsGroup } = this.resolved;
     const file = role === 'server' ? this.resolved.serverFile : this.resolved.agentFile;
     const secretVolumes = this.secretVolumes(role);
@@ -611,6 +620,7 @@ export class ConsulCluster extends Construct {
         securityContext: { runAsNonRoot: true, runAsUser, runAsGroup, fsGroup: runAsGroup, seccompProfile: { type: 'RuntimeDefault' } },
         affinity: extra.affinity,
         topologySpreadConstraints: extra.topologySpreadConstraints,
+        tolerations: extra.tolerations,
         containers: [this.container(role, secretVolumes.map((v) => v.mount))],
         volumes: [
           { name: 'config', configMap: { name: `${this.clusterName}-${role}-config` } },

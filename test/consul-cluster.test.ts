@@ -285,6 +285,14 @@ describe('ConsulCluster with defaults', () => {
     expect(qualityViolations(objects).map((v) => v.split(':')[0])).toEqual(['StatefulSet/consul-server', 'DaemonSet/consul-agent']);
   });
 
+  it('runs an agent on every node, tainted ones included, and no server on them unless allowed', () => {
+    expect(findObject(objects, 'DaemonSet', 'consul-agent').spec.template.spec.tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(findObject(objects, 'StatefulSet', 'consul-server').spec.template.spec.tolerations).toBeUndefined();
+    const custom = build({ agentTolerations: [{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }] });
+    expect(findObject(custom.objects, 'DaemonSet', 'consul-agent').spec.template.spec.tolerations)
+      .toEqual([{ key: 'dedicated', operator: 'Equal', value: 'gpu', effect: 'NoSchedule' }]);
+  });
+
   it('exposes typed addresses', () => {
     expect(cluster.agent).toEqual({
       host: 'consul-agent.consul.svc.cluster.local',
