@@ -2,7 +2,7 @@ import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { DEFAULT_CONSUL_IMAGE } from './consul-config';
 import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
-import { CONSUL_CLIENT_LABEL, policyPort } from './network-policy';
+import { CONSUL_CLIENT_LABEL, podsIn, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
 import { podIdentityChecks, shellQuote } from './shell';
 import {
@@ -117,10 +117,7 @@ export class ConsulAgentRegistration implements IServiceRegistration {
         ...(props.caCert ? [{ name: 'consul-registration-ca', mountPath: `${DEFINITION_DIR}-ca`, readOnly: true }] : []),
       ],
     });
-    const agentPeer: k8s.NetworkPolicyPeer = {
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': props.agent.namespace } },
-      podSelector: { matchLabels: props.agent.podSelector },
-    };
+    const agentPeer = podsIn(props.agent.namespace, props.agent.podSelector);
     return {
       registry: 'consul',
       sidecars: [sidecar],

@@ -5,7 +5,7 @@ import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker } fr
 import { addCircuitBreaker } from './consul-service-defaults';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
-import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, policyPort } from './network-policy';
+import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig } from './registration';
 import { ResourceRequirements, resolveResources } from './resources';
 import {
@@ -313,10 +313,7 @@ export class DiscoverableService extends Construct {
 
   /** Selects this service's pods from any namespace, for NetworkPolicy rules. */
   public get podPeer(): k8s.NetworkPolicyPeer {
-    return {
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': this.namespace } },
-      podSelector: { matchLabels: this.selector },
-    };
+    return podsIn(this.namespace, this.selector);
   }
 
   /** Allows `peer` to reach these pods on the named ports (default: all ports) and any `extraPorts`. */
@@ -554,10 +551,7 @@ export function restrictedContainerSecurityContext(): k8s.SecurityContext {
 
 /** What a mesh pod needs of the control plane, in the shape a registry contributes it. */
 function meshControlPlaneAccess(plane: ConsulMeshControlPlane): RegistrationConfig {
-  const servers: k8s.NetworkPolicyPeer = {
-    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': plane.namespace } },
-    podSelector: { matchLabels: plane.podSelector },
-  };
+  const servers = podsIn(plane.namespace, plane.podSelector);
   return {
     registry: 'consul',
     podLabels: { [CONSUL_CLIENT_LABEL]: plane.clusterName },

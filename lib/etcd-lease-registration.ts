@@ -1,7 +1,6 @@
-import { k8s } from 'cdk8s-plus-27';
 import { EtcdTlsOptions, resolveEtcdTls } from './etcd-cluster';
 import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './etcd-lease-script';
-import { ETCD_CLIENT_LABEL, policyPort } from './network-policy';
+import { ETCD_CLIENT_LABEL, podsIn, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
 import { DiscoveryKitValidationError, checkDns1123Subdomain, invalid } from './validation';
 
@@ -90,10 +89,7 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
       script,
       volumeMounts: tls ? [{ name: 'etcd-client-tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
     });
-    const members: k8s.NetworkPolicyPeer = {
-      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': cluster.namespace } },
-      podSelector: { matchLabels: cluster.selector },
-    };
+    const members = podsIn(cluster.namespace, cluster.selector);
     return {
       registry: 'etcd',
       sidecars: [sidecar],

@@ -11,11 +11,16 @@ import { invalid } from './validation';
 export const CONSUL_CLIENT_LABEL = 'discovery-kit.io/consul-client';
 export const ETCD_CLIENT_LABEL = 'discovery-kit.io/etcd-client';
 
+/** Selects the pods matching `podSelector` in one namespace (by its immutable name label). */
+export function podsIn(namespace: string, podSelector: Record<string, string>): k8s.NetworkPolicyPeer {
+  return {
+    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': namespace } },
+    podSelector: { matchLabels: podSelector },
+  };
+}
+
 /** Selects the cluster DNS pods (CoreDNS / kube-dns) in kube-system. */
-export const KUBE_DNS_PEER: k8s.NetworkPolicyPeer = {
-  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-  podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-};
+export const KUBE_DNS_PEER: k8s.NetworkPolicyPeer = podsIn('kube-system', { 'k8s-app': 'kube-dns' });
 
 /** Port helper for NetworkPolicy rules. */
 export function policyPort(port: number | string, protocol: 'TCP' | 'UDP' = 'TCP'): k8s.NetworkPolicyPort {
