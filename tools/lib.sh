@@ -1,0 +1,44 @@
+# Sourced by tools/ensure-*.sh: where per-machine builds go, and how a real component is built
+# from the Go module proxy once per machine. Nothing built here is ever written into the clone.
+
+# The per-machine cache, outside the clone (override with DISCOVERY_KIT_CACHE).
+dk_cache_dir() {
+  printf '%s\n' "${DISCOVERY_KIT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/discovery-kit}"
+}
+
+dk_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+dk_require_go() {
+  if ! command -v go >/dev/null 2>&1; then
+    dk_log "Go (1.26 or newer) is needed to build $1 for the tests: install it (https://go.dev/doc/install or Debian's golang-go), then run the tests again"
+    exit 1
+  fi
+}
+
+# dk_go_build NAME KEY MODULE_DIR PACKAGE [LDFLAGS]
+# Builds PACKAGE inside the wrapper module MODULE_DIR (a directory of tools/go/ with its own
+# go.mod and go.sum) into $(dk_cache_dir)/bin/NAME-KEY/NAME, unless that binary already
+# exists, and prints its path. KEY names the version, so a version bump builds anew.
+# The binary is written under a temporary name and renamed, so an interrupted build never
+# leaves a half-written binary that a later run would trust.
+dk_go_build() {
+  name=$1 key=$2 module_dir=$3 package=$4 ldflags=${5:-}
+  out_dir="$(dk_cache_dir)/bin/$name-$key"
+  out="$out_dir/$name"
+  if [ -x "$out" ]; then
+    printf '%s\n' "$out"
+    return 0
+  fi
+  dk_require_go "$name"
+  mkdir -p "$out_dir"
+  dk_log "building $name ($key) from the Go module proxy into $out_dir (once per machine)"
+  start=$(date +%s)
+  (cd "$module_dir" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags "$ldflags" -o "$out.tmp.$$" "$package") || {
+    rm -f "$out.tmp.$$"
+    dk_log "building $name failed"
+    return 1
+  }
+  mv -f "$out.tmp.$$" "$out"
+  dk_log "built $name in $(( $(date +%s) - start )) s"
+  printf '%s\n' "$out"
+}
