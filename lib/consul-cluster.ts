@@ -8,6 +8,7 @@ import type { ConsulMeshControlPlane } from './circuit-breaker';
 import type { ConsulAgentAddress, ConsulAgentRegistration } from './consul-agent-registration';
 import { restrictedContainerSecurityContext } from './discoverable-service';
 import { recommendedLabels, selectorLabels } from './labels';
+import { claimServiceNames } from './name-claims';
 import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, clusterDnsPeers, policyPort } from './network-policy';
 import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import {
@@ -364,6 +365,7 @@ export class ConsulCluster extends Construct {
     };
     this.recordWarnings(props, dnsClusterIp);
 
+    claimServiceNames(this, this.namespace, ['server', 'ui', 'dns', 'agent'].map((suffix) => `${this.clusterName}-${suffix}`));
     new k8s.KubeServiceAccount(this, 'server-service-account', { metadata: this.metadata('server'), automountServiceAccountToken: false });
     new k8s.KubeServiceAccount(this, 'agent-service-account', { metadata: this.metadata('agent'), automountServiceAccountToken: false });
     this.serverConfigMap = this.configMap('server', this.resolved.serverFile);

@@ -13,6 +13,7 @@ import {
   checkInteger, checkLabels, checkPinnedImage, checkPort, checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, invalid,
 } from './validation';
 import { kubeObject } from './kube-object';
+import { claimServiceNames } from './name-claims';
 
 /** Transport protocol of a port. */
 export enum PortProtocol {
@@ -201,6 +202,8 @@ export class DiscoverableService extends Construct {
   private readonly registration?: RegistrationConfig;
   /** Environment of the app container, in insertion order; the key is the variable name. */
   private readonly env = new Map<string, { readonly owner: string; readonly value: k8s.EnvVar }>();
+  /** `discover()` calls made so far: target path, port and prefix. */
+  private readonly bindings = new Set<string>();
   private readonly ingress = new Map<string, k8s.NetworkPolicyIngressRule>();
   private readonly egress = new Map<string, k8s.NetworkPolicyEgressRule>();
   private readonly podAnnotations: Record<string, string> = {};
@@ -262,6 +265,7 @@ export class DiscoverableService extends Construct {
     this.joinRegistry(this.registration, 'registration');
     if (this.inMesh) this.joinRegistry(meshControlPlaneAccess(props.meshControlPlane!), 'meshControlPlane');
 
+    claimServiceNames(this, this.namespace, [this.serviceName, `${this.serviceName}-headless`]);
     this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, {
       metadata: this.metadata(),
       automountServiceAccountToken: false,
@@ -365,20 +369,35 @@ export class DiscoverableService extends Construct {
    * that another binding or the props already define differently.
    */
   public discover(target: DiscoverableService, options: DiscoverOptions = {}): ServiceEndpoint {
+    // Every check runs before anything is added: a rejected binding leaves no trace.
+    if (target === this) {
+      invalid(this, 'discover', target.serviceName, 'must name another service: a service reaches its own pods without a binding');
+    }
     const endpoint = target.endpoint(options.port);
     const prefix = checkEnvName(this, 'discover.envPrefix', options.envPrefix ?? envPrefixOf(target.serviceName));
-    const owner = `discover(${target.serviceName})`;
-    this.addEnv(`${prefix}_URL`, owner, { value: endpoint.url });
-    this.addEnv(`${prefix}_HOST`, owner, { value: endpoint.host });
-    this.addEnv(`${prefix}_PORT`, owner, { value: String(endpoint.port) });
-    this.addEnv(`${prefix}_SRV`, owner, { value: endpoint.srv });
-    for (const [name, value] of Object.entries(target.registration?.consumerEnv ?? {})) {
-      this.addEnv(name, owner, { value }, true);
+    const binding = `${target.node.path}#${endpoint.portName}#${prefix}`;
+    if (this.bindings.has(binding)) {
+      invalid(this, 'discover', target.serviceName,
+        `must not repeat a binding: '${this.serviceName}' already discovers '${target.serviceName}' (port ${endpoint.portName}, envPrefix ${prefix}); remove the second call`);
     }
-    this.addEnv('POD_NAMESPACE', 'downward API', { valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, true);
     if (target.inMesh && !this.inMesh) {
       invalid(this, 'discover', target.serviceName, `must be a mesh service to discover mesh service '${target.serviceName}': its sidecar accepts only mTLS from other sidecars`);
     }
+    const owner = `discover(${target.serviceName})`;
+    const env: PendingEnv[] = [
+      ...[['URL', endpoint.url], ['HOST', endpoint.host], ['PORT', String(endpoint.port)], ['SRV', endpoint.srv]]
+        .map(([suffix, value]) => ({ name: `${prefix}_${suffix}`, value: { value }, hint: 'pass a different envPrefix' })),
+      ...Object.entries(target.registration?.consumerEnv ?? {}).map(([name, value]) => ({
+        name, value: { value }, shareable: true, hint: `${target.serviceName}'s registry sets it for its consumers; remove it from env or secretEnv`,
+      })),
+      {
+        name: 'POD_NAMESPACE', value: { valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } }, shareable: true,
+        hint: 'every binding sets it from the downward API (the pod\'s namespace); remove it from env or secretEnv',
+      },
+    ];
+    env.forEach((e) => this.checkEnvFree(e.name, owner, e.value, e.shareable, e.hint));
+    this.bindings.add(binding);
+    env.forEach((e) => this.addEnv(e.name, owner, e.value, e.shareable));
     if (target.inMesh) {
       // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port.
       const listener = policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT);
@@ -426,13 +445,17 @@ export class DiscoverableService extends Construct {
   }
 
   private addEnv(name: string, owner: string, value: Omit<k8s.EnvVar, 'name'>, shareable = false): void {
+    this.checkEnvFree(name, owner, value, shareable, 'rename one of them');
+    if (!this.env.has(name)) this.env.set(name, { owner, value: { name, ...value } });
+  }
+
+  /** Fails when `name` is already set, unless both are the same shareable value. */
+  private checkEnvFree(name: string, owner: string, value: Omit<k8s.EnvVar, 'name'>, shareable: boolean | undefined, hint: string): void {
     const existing = this.env.get(name);
-    if (existing) {
-      if (shareable && JSON.stringify(existing.value) === JSON.stringify({ name, ...value })) return;
-      invalid(this, `env ${name} (from ${owner})`, value.value ?? value.valueFrom,
-        `must not collide: ${existing.owner} already sets ${name}; pass a different envPrefix`);
-    }
-    this.env.set(name, { owner, value: { name, ...value } });
+    if (!existing) return;
+    if (shareable && JSON.stringify(existing.value) === JSON.stringify({ name, ...value })) return;
+    invalid(this, `env ${name} (from ${owner})`, value.value ?? value.valueFrom,
+      `must not collide: ${existing.owner} already sets ${name}; ${hint}`);
   }
 
   /** Labels the pods as clients of a registry and lets them reach it. */
@@ -524,6 +547,15 @@ export class DiscoverableService extends Construct {
   }
 }
 
+/** A variable a binding is about to inject, checked before any is added. */
+interface PendingEnv {
+  readonly name: string;
+  readonly value: Omit<k8s.EnvVar, 'name'>;
+  readonly shareable?: boolean;
+  /** What to do about a collision. */
+  readonly hint: string;
+}
+
 interface DeploymentSpecOptions {
   readonly props: DiscoverableServiceProps;
   readonly replicas: number;
@@ -568,9 +600,9 @@ function resolvePorts(scope: Construct, ports: ServicePortOptions[]): Required<S
     protocol: p.protocol ?? PortProtocol.TCP,
     appProtocol: checkAppProtocol(scope, `ports[${i}].appProtocol`, p.appProtocol ?? 'http'),
   }));
-  checkUnique(scope, 'ports[].name', resolved.map((p) => p.name));
-  checkUnique(scope, 'ports[].port', resolved.map((p) => `${p.port}/${p.protocol}`));
-  checkUnique(scope, 'ports[].containerPort', resolved.map((p) => `${p.containerPort}/${p.protocol}`));
+  checkUnique(scope, (i) => `ports[${i}].name`, resolved.map((p) => p.name));
+  checkUnique(scope, (i) => `ports[${i}].port`, resolved.map((p) => `${p.port}/${p.protocol}`));
+  checkUnique(scope, (i) => `ports[${i}].containerPort`, resolved.map((p) => `${p.containerPort}/${p.protocol}`));
   return resolved;
 }
 
@@ -584,14 +616,17 @@ function checkAppProtocol(scope: Construct, field: string, value: string): strin
 function resolveShutdown(scope: Construct, options: ShutdownOptions = {}, hookSeconds: number): ResolvedShutdown {
   const preStopSeconds = checkWholeSeconds(scope, 'shutdown.preStopDelay', options.preStopDelay ?? Duration.seconds(5), 0, 600);
   const gracePeriodSeconds = checkWholeSeconds(scope, 'shutdown.terminationGracePeriod', options.terminationGracePeriod ?? Duration.seconds(30), 1, 3600);
+  // Name the grace period as the user sees it: a default they never set is not their value.
+  const grace = options.terminationGracePeriod === undefined
+    ? `the default shutdown.terminationGracePeriod (${gracePeriodSeconds}s)` : `shutdown.terminationGracePeriod (${gracePeriodSeconds}s)`;
   if (preStopSeconds >= gracePeriodSeconds) {
     invalid(scope, 'shutdown.preStopDelay', `${preStopSeconds}s`,
-      `must leave time to drain: it must be less than terminationGracePeriod (${gracePeriodSeconds}s)`);
+      `must leave time to drain: it must be less than ${grace}; shorten the delay or set a longer terminationGracePeriod`);
   }
   // The registration sidecar gets SIGTERM at once, in parallel with the app's preStop.
   if (hookSeconds >= gracePeriodSeconds) {
     invalid(scope, 'shutdown.terminationGracePeriod', `${gracePeriodSeconds}s`,
-      `must exceed the ${hookSeconds}s the registration hook may need to deregister`);
+      `must exceed the ${hookSeconds}s the registration hook may need to deregister: set shutdown.terminationGracePeriod to at least ${hookSeconds + 1}s`);
   }
   return { preStopSeconds, gracePeriodSeconds };
 }

@@ -4,6 +4,7 @@ import { Construct, IConstruct } from 'constructs';
 import { restrictedContainerSecurityContext } from './discoverable-service';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
+import { claimServiceNames } from './name-claims';
 import { clusterDnsEgress, ETCD_CLIENT_LABEL, PodNetworkPolicy, policyPort } from './network-policy';
 import { quantityValue, ResolvedResources, ResourceRequirements, resolveResources } from './resources';
 import {
@@ -225,6 +226,7 @@ export class EtcdCluster extends Construct {
       warn(this, `client TLS is off: any pod labelled ${ETCD_CLIENT_LABEL}=${this.clusterName} can read and overwrite every key (registrations included); set clientTls`);
     }
 
+    claimServiceNames(this, this.namespace, [this.clusterName, `${this.clusterName}-client`]);
     this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', {
       metadata: this.metadata(),
       automountServiceAccountToken: false,
@@ -524,6 +526,7 @@ export function resolveEtcdTls(scope: IConstruct, field: string, options: EtcdTl
     certKey: checkSecretKey(scope, `${field}.certKey`, options.certKey ?? 'tls.crt'),
     keyKey: checkSecretKey(scope, `${field}.keyKey`, options.keyKey ?? 'tls.key'),
   };
-  checkUnique(scope, `${field} keys`, [tls.caKey, tls.certKey, tls.keyKey]);
+  const keyFields = ['caKey', 'certKey', 'keyKey'];
+  checkUnique(scope, (i) => `${field}.${keyFields[i]}`, [tls.caKey, tls.certKey, tls.keyKey]);
   return tls;
 }

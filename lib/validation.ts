@@ -214,13 +214,18 @@ export function checkWholeSeconds(scope: IConstruct | string, field: string, val
   return seconds;
 }
 
-/** Rejects duplicates in a list, naming the first repeated value. */
-export function checkUnique<T>(scope: IConstruct | string, field: string, values: readonly T[]): void {
-  const seen = new Set<T>();
-  for (const value of values) {
-    if (seen.has(value)) invalid(scope, field, value, 'must be unique');
-    seen.add(value);
-  }
+/**
+ * Rejects duplicates in a list, naming both positions: `field` is the list (items are
+ * `field[i]`) or a function naming item i (such as `ports[i].name`).
+ */
+export function checkUnique<T>(scope: IConstruct | string, field: string | ((index: number) => string), values: readonly T[]): void {
+  const itemField = typeof field === 'string' ? (i: number) => `${field}[${i}]` : field;
+  const seen = new Map<T, number>();
+  values.forEach((value, index) => {
+    const first = seen.get(value);
+    if (first !== undefined) invalid(scope, itemField(index), value, `must be unique: ${itemField(first)} has the same value`);
+    seen.set(value, index);
+  });
 }
 
 /** A key of a Secret or ConfigMap. */

@@ -208,7 +208,7 @@ describe('circuit breaker options are rejected at synth time', () => {
     ['override without settings', { overrides: { 'inventory-service': {} } }, 'circuitBreaker.overrides.inventory-service', /at least one of connectTimeout, limits or passiveHealthCheck/],
     ['empty resolver', { resolver: {} }, 'circuitBreaker.resolver', /at least one of connectTimeout, requestTimeout or failover/],
     ['datacenter not a DNS label', { resolver: { failover: { datacenters: ['DC_2'] } } }, 'circuitBreaker.resolver.failover.datacenters[0]', /"DC_2".*RFC 1123/],
-    ['duplicate datacenter', { resolver: { failover: { datacenters: ['dc2', 'dc2'] } } }, 'circuitBreaker.resolver.failover.datacenters', /"dc2".*unique/],
+    ['duplicate datacenter', { resolver: { failover: { datacenters: ['dc2', 'dc2'] } } }, 'circuitBreaker.resolver.failover.datacenters[1]', /"dc2".*unique: circuitBreaker.resolver.failover.datacenters\[0\]/],
     ['datacenters and targets', { resolver: { failover: { datacenters: ['dc2'], targets: [{ peer: 'b' }] } } }, 'circuitBreaker.resolver.failover', /not both/],
     ['empty failover', { resolver: { failover: { datacenters: [] } } }, 'circuitBreaker.resolver.failover', /at least one datacenter or target/],
     ['target with datacenter and peer', { resolver: { failover: { targets: [{ datacenter: 'dc2', peer: 'b' }] } } }, 'circuitBreaker.resolver.failover.targets[0]', /datacenter or peer, not both/],

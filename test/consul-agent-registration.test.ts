@@ -228,7 +228,7 @@ describe('ConsulAgentRegistration rejects bad input at synth time', () => {
     ['deregistration under 1m', { deregisterCriticalServiceAfter: '30s' }, 'registration.deregisterCriticalServiceAfter', /at least 60s/],
     ['a duration Go cannot parse', { deregisterCriticalServiceAfter: '1d' }, 'registration.deregisterCriticalServiceAfter', /Go duration/],
     ['a tag that is not a DNS label', { tags: ['Blue_Green'] }, 'registration.tags[0]', /RFC 1123 DNS label/],
-    ['a duplicated tag', { tags: ['v1', 'v1'] }, 'registration.tags', /unique/],
+    ['a duplicated tag', { tags: ['v1', 'v1'] }, 'registration.tags[1]', /"v1".*unique: registration.tags\[0\]/],
     ['too many meta keys', { meta: Object.fromEntries(Array.from({ length: 63 }, (_, i) => [`k${i}`, 'v'])) }, 'registration.meta', /at most 62 keys \(Consul allows 64; 2 are reserved/],
     ['a meta key over 128 characters', { meta: { ['k'.repeat(129)]: 'v' } }, 'registration.meta key', /1-128 characters/],
     ['a meta key with a dot', { meta: { 'team.name': 'v' } }, 'registration.meta key', /\[A-Za-z0-9_-\]/],

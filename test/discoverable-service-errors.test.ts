@@ -1,6 +1,6 @@
-import { Duration } from 'cdk8s';
+import { Chart, Duration, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec, PortProtocol } from '../lib';
+import { DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, HealthSpec, PortProtocol } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { testChart } from './support/synth';
 
@@ -21,8 +21,8 @@ describe('DiscoverableService rejects bad input at synth time', () => {
     ['port 0', { ports: [{ name: 'http', port: 0 }] }, 'ports[0].port', /from 1 to 65535/],
     ['port 70000', { ports: [{ name: 'http', port: 70000 }] }, 'ports[0].port', /70000.*from 1 to 65535/],
     ['fractional port', { ports: [{ name: 'http', port: 80.5 }] }, 'ports[0].port', /integer/],
-    ['duplicated port number', { ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 8080 }] }, 'ports[].port', /unique/],
-    ['duplicated port name', { ports: [{ name: 'http', port: 8080 }, { name: 'http', port: 8081 }] }, 'ports[].name', /"http".*unique/],
+    ['duplicated port number', { ports: [{ name: 'http', port: 8080 }, { name: 'admin', port: 8080 }] }, 'ports[1].port', /"8080\/TCP".*must be unique: ports\[0\]\.port has the same value/],
+    ['duplicated port name', { ports: [{ name: 'http', port: 8080 }, { name: 'http', port: 8081 }] }, 'ports[1].name', /"http".*must be unique: ports\[0\]\.name has the same value/],
     ['port name over 15 chars', { ports: [{ name: 'http-managements', port: 8080 }, { name: 'http', port: 80 }] }, 'ports[0].name', /IANA service name: 1-15/],
     ['port name with uppercase', { ports: [{ name: 'HTTP', port: 8080 }] }, 'ports[0].name', /IANA/],
     ['numeric port name', { ports: [{ name: '8080', port: 8080 }] }, 'ports[0].name', /at least one letter/],
@@ -42,8 +42,8 @@ describe('DiscoverableService rejects bad input at synth time', () => {
     ['zero failure threshold', { health: HealthSpec.http({ readiness: { failureThreshold: 0 } }) }, 'health.readiness.failureThreshold', /from 1 to 100/],
     ['relative probe path', { health: HealthSpec.http({ readiness: { path: 'ready' } }) }, 'health.readiness.path', /absolute URL path/],
     ['startup window shorter than its period', { health: HealthSpec.http({ startup: { period: Duration.seconds(10), maxStartupTime: Duration.seconds(5) } }) }, 'health.startup.maxStartupTime', /from 10s/],
-    ['preStop delay equal to the grace period', { shutdown: { preStopDelay: Duration.seconds(30) } }, 'shutdown.preStopDelay', /less than terminationGracePeriod \(30s\)/],
-    ['preStop delay above the grace period', { shutdown: { preStopDelay: Duration.seconds(20), terminationGracePeriod: Duration.seconds(10) } }, 'shutdown.preStopDelay', /20s/],
+    ['preStop delay equal to the grace period', { shutdown: { preStopDelay: Duration.seconds(30) } }, 'shutdown.preStopDelay', /less than the default shutdown.terminationGracePeriod \(30s\); shorten the delay or set a longer terminationGracePeriod/],
+    ['preStop delay above the grace period', { shutdown: { preStopDelay: Duration.seconds(20), terminationGracePeriod: Duration.seconds(10) } }, 'shutdown.preStopDelay', /"20s".*less than shutdown.terminationGracePeriod \(10s\)/],
     ['an env reference to a variable defined later', { env: { URL: 'http://$(HOST):80', HOST: 'x' } }, 'env.URL', /references \$\(HOST\), which is not defined before it/],
     ['credential in a plain env var', { env: { DB_PASSWORD: 'hunter2' } }, 'env.DB_PASSWORD', /use secretEnv/],
     ['bad env var name', { env: { 'LOG-LEVEL': 'info' } }, 'env', /C identifier/],
@@ -92,4 +92,69 @@ describe('the consumer binding', () => {
     const order = new DiscoverableService(chart, 'order-service', { image: IMAGE });
     expect(() => order.discover(a, { envPrefix: '1PAY' })).toThrow(/discover.envPrefix = "1PAY"/);
   });
+
+  it('rejects a service discovering itself, before changing anything', () => {
+    const chart = testChart();
+    const order = new DiscoverableService(chart, 'order-service', { image: IMAGE });
+    expect(() => order.discover(order)).toThrow(/DiscoverableService 'test\/order-service': discover = "order-service" is invalid: must name another service/);
+    expect(order.envNames).toEqual([]);
+  });
+
+  it('calls a repeated binding a duplicate instead of suggesting envPrefix', () => {
+    const chart = testChart();
+    const payment = new DiscoverableService(chart, 'payment-service', { image: IMAGE });
+    const order = new DiscoverableService(chart, 'order-service', { image: IMAGE });
+    order.discover(payment);
+    const error = (() => { try { order.discover(payment); } catch (e) { return e as Error; } throw new Error('accepted'); })();
+    expect(error.message).toMatch(/discover = "payment-service" is invalid: must not repeat a binding: 'order-service' already discovers 'payment-service' \(port http, envPrefix PAYMENT_SERVICE\); remove the second call/);
+    expect(error.message).not.toContain('envPrefix =');
+  });
+
+  it('says how to fix a POD_NAMESPACE collision (envPrefix cannot rename it)', () => {
+    const chart = testChart();
+    const payment = new DiscoverableService(chart, 'payment-service', { image: IMAGE });
+    const order = new DiscoverableService(chart, 'order-service', { image: IMAGE, env: { POD_NAMESPACE: 'production' } });
+    expect(() => order.discover(payment)).toThrow(/env POD_NAMESPACE \(from discover\(payment-service\)\).*env already sets POD_NAMESPACE; every binding sets it from the downward API.*remove it from env or secretEnv$/);
+    // Nothing of the rejected binding was added.
+    expect(order.envNames).toEqual(['POD_NAMESPACE']);
+  });
 });
+
+describe('the grace period and the registration hook', () => {
+  const etcd = { clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd', selector: { app: 'etcd' }, clientPort: 2379 };
+
+  it('names the grace period the user set when the hook needs longer', () => {
+    expectRejection(errorOf({ registration: new EtcdLeaseRegistration({ cluster: etcd }), shutdown: { terminationGracePeriod: Duration.seconds(10) } }),
+      "DiscoverableService 'test/payment-service'", 'shutdown.terminationGracePeriod', /"10s".*must exceed the 15s the registration hook may need to deregister: set shutdown.terminationGracePeriod to at least 16s/);
+  });
+
+  it('accepts the default grace period with a hook that fits in it', () => {
+    new DiscoverableService(testChart(), 'payment-service', { image: IMAGE, registration: new EtcdLeaseRegistration({ cluster: etcd }) });
+  });
+});
+
+describe('names are unique per namespace across the whole App', () => {
+  it('rejects a second service of the same name in one namespace, naming both construct paths', () => {
+    const app = Testing.app();
+    const one = new Chart(app, 'one', { namespace: 'production' });
+    const two = new Chart(app, 'two', { namespace: 'production' });
+    new DiscoverableService(one, 'payment-service', { image: IMAGE });
+    expect(() => new DiscoverableService(two, 'payments', { name: 'payment-service', image: IMAGE }))
+      .toThrow(/DiscoverableService 'two\/payments': name = "payment-service" is invalid: must be unique per namespace: 'one\/payment-service' already defines Service 'payment-service' in namespace 'production'/);
+  });
+
+  it('rejects a service whose name collides with another construct\'s Service', () => {
+    const chart = testChart('registry');
+    new EtcdCluster(chart, 'etcd', { members: 3 });
+    expect(() => new DiscoverableService(chart, 'etcd-client', { image: IMAGE }))
+      .toThrow(/'test\/etcd' already defines Service 'etcd-client' in namespace 'registry'/);
+  });
+
+  it('accepts the same name in two namespaces, and in two Apps', () => {
+    const app = Testing.app();
+    new DiscoverableService(new Chart(app, 'a', { namespace: 'a' }), 'payment-service', { image: IMAGE });
+    new DiscoverableService(new Chart(app, 'b', { namespace: 'b' }), 'payment-service', { image: IMAGE });
+    new DiscoverableService(testChart('a'), 'payment-service', { image: IMAGE });
+  });
+});
+

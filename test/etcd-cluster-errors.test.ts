@@ -45,7 +45,7 @@ describe('EtcdCluster rejects bad input at synth time', () => {
     ['bad TLS Secret name', { clientTls: { secretName: 'Etcd_TLS' } }, 'clientTls.secretName', /DNS-1123 subdomain/],
     ['TLS Secret without a certificate key', { clientTls: { secretName: 'etcd-tls', certKey: '' } }, 'clientTls.certKey', /must be a Secret key/],
     ['TLS Secret with a bad key', { peerTls: { secretName: 'etcd-tls', keyKey: 'tls key' } }, 'peerTls.keyKey', /"tls key".*Secret key/],
-    ['TLS keys that collide', { peerTls: { secretName: 'etcd-tls', caKey: 'tls.crt' } }, 'peerTls keys', /"tls.crt".*unique/],
+    ['TLS keys that collide', { peerTls: { secretName: 'etcd-tls', caKey: 'tls.crt' } }, 'peerTls.certKey', /"tls.crt".*must be unique: peerTls.caKey has the same value/],
     ['bad resource quantity', { resources: { limits: { memory: '1GB' } } }, 'resources.limits.memory', /quantity/],
     ['request above limit', { resources: { requests: { cpu: '4' } } }, 'resources.requests.cpu', /must not exceed resources.limits.cpu \(2\)/],
     ['root user', { runAsUser: 0 }, 'runAsUser', /from 1/],
