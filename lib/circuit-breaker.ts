@@ -1,7 +1,10 @@
 import { ApiObjectMetadata, Chart, Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { recommendedLabels } from './labels';
-import { checkDns1035Label, checkDns1123Label, checkInteger, checkLabels, checkUnique, formatMs, invalid } from './validation';
+import {
+  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPodSelector, checkPort, checkPresent, checkUnique, formatMs,
+  invalid,
+} from './validation';
 
 /**
  * Passive health checks (Envoy outlier detection), connection limits, timeouts and failover
@@ -178,6 +181,16 @@ export interface ConsulMeshControlPlane {
   readonly podSelector: Record<string, string>;
   /** The servers' gRPC port. */
   readonly grpcPort: number;
+}
+
+/** Validates a control-plane reference, which may come from another program's outputs. */
+export function checkMeshControlPlane(scope: IConstruct, field: string, plane: ConsulMeshControlPlane): ConsulMeshControlPlane {
+  checkPresent(scope, field, plane, 'the Consul servers the mesh sidecar connects to, such as ConsulCluster.meshControlPlane');
+  checkDns1123Subdomain(scope, `${field}.clusterName`, plane.clusterName);
+  checkDns1123Label(scope, `${field}.namespace`, plane.namespace);
+  checkPodSelector(scope, `${field}.podSelector`, plane.podSelector, 'the Consul server pods');
+  checkPort(scope, `${field}.grpcPort`, plane.grpcPort);
+  return plane;
 }
 
 /** Identity of a config entry resource: the consul-k8s CRDs are named after the service. */

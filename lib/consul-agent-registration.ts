@@ -6,7 +6,7 @@ import { CONSUL_CLIENT_LABEL, podsIn, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
 import { podIdentityChecks, shellQuote } from './shell';
 import {
-  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkLabels, checkPort, checkSecretKey, checkServiceUrl,
+  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkPodSelector, checkPort, checkPresent, checkSecretKey, checkServiceUrl,
   checkWholeSeconds, invalid,
 } from './validation';
 
@@ -137,14 +137,12 @@ export class ConsulAgentRegistration implements IServiceRegistration {
 
 /** The agent address must be usable: a URL, a port, and a selector that names the agents only. */
 function checkAgentAddress(scope: RegistrationTarget['scope'], field: string, agent: ConsulAgentAddress): { scheme: 'http' | 'https' } {
+  checkPresent(scope, field, agent, 'the node-local Consul agent to register with, such as ConsulCluster.agent');
   const { scheme } = checkServiceUrl(scope, `${field}.url`, agent.url);
   checkPort(scope, `${field}.port`, agent.port);
   checkDns1123Subdomain(scope, `${field}.clusterName`, agent.clusterName);
   checkDns1123Label(scope, `${field}.namespace`, agent.namespace);
-  if (Object.keys(agent.podSelector ?? {}).length === 0) {
-    invalid(scope, `${field}.podSelector`, agent.podSelector, 'must select the agent pods: an empty selector would admit every pod of the namespace');
-  }
-  checkLabels(scope, `${field}.podSelector`, agent.podSelector);
+  checkPodSelector(scope, `${field}.podSelector`, agent.podSelector, 'the agent pods');
   return { scheme };
 }
 

@@ -1,7 +1,7 @@
 import { ApiObject, Chart, Duration, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker } from './circuit-breaker';
+import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker, checkMeshControlPlane } from './circuit-breaker';
 import { addCircuitBreaker } from './consul-service-defaults';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
@@ -236,9 +236,7 @@ export class DiscoverableService extends Construct {
     const userLabels = checkLabels(this, 'labels', props.labels ?? {});
     if (props.circuitBreaker) {
       checkCircuitBreaker(this, 'circuitBreaker', props.circuitBreaker);
-      if (!props.meshControlPlane) {
-        invalid(this, 'meshControlPlane', undefined, 'must be set with circuitBreaker: the mesh sidecar needs the Consul servers (e.g. ConsulCluster.meshControlPlane)');
-      }
+      checkMeshControlPlane(this, 'meshControlPlane', props.meshControlPlane!);
     }
     this.inMesh = props.circuitBreaker !== undefined;
     this.selector = selectorLabels({ name: this.serviceName, instance: this.serviceName });

@@ -2,7 +2,9 @@ import { EtcdTlsOptions, resolveEtcdTls } from './etcd-cluster';
 import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './etcd-lease-script';
 import { ETCD_CLIENT_LABEL, podsIn, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
-import { DiscoveryKitValidationError, checkDns1123Subdomain, invalid } from './validation';
+import {
+  DiscoveryKitValidationError, checkDns1123Label, checkDns1123Subdomain, checkPodSelector, checkPort, checkPresent, checkServiceUrl, invalid,
+} from './validation';
 
 /** Where pods reach an etcd cluster; an `EtcdCluster` satisfies it. */
 export interface EtcdClusterAddress {
@@ -59,8 +61,7 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
 
   public bind(target: RegistrationTarget): RegistrationConfig {
     const { scope } = target;
-    const { cluster } = this.props;
-    checkDns1123Subdomain(scope, 'registration.cluster.clusterName', cluster.clusterName);
+    const cluster = checkEtcdAddress(scope, 'registration.cluster', this.props.cluster);
     const port = registrationPort(target, this.props.port);
     const tls = resolveEtcdTls(scope, 'registration.clientTls', this.props.clientTls);
     if (cluster.tls?.client && !tls) {
@@ -102,4 +103,17 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
       consumerEnv: { ETCD_ENDPOINTS: cluster.clientEndpoints.join(','), ETCD_SERVICES_PREFIX: keyPrefix },
     };
   }
+}
+
+function checkEtcdAddress(scope: RegistrationTarget['scope'], field: string, cluster: EtcdClusterAddress): EtcdClusterAddress {
+  checkPresent(scope, field, cluster, 'the etcd cluster to register in, such as an EtcdCluster');
+  if (!Array.isArray(cluster.clientEndpoints) || cluster.clientEndpoints.length === 0) {
+    invalid(scope, `${field}.clientEndpoints`, cluster.clientEndpoints, 'must list at least one client URL such as http://etcd-client.etcd.svc.cluster.local:2379');
+  }
+  cluster.clientEndpoints.forEach((url, i) => checkServiceUrl(scope, `${field}.clientEndpoints[${i}]`, url));
+  checkDns1123Subdomain(scope, `${field}.clusterName`, cluster.clusterName);
+  checkDns1123Label(scope, `${field}.namespace`, cluster.namespace);
+  checkPodSelector(scope, `${field}.selector`, cluster.selector, 'the etcd member pods');
+  checkPort(scope, `${field}.clientPort`, cluster.clientPort);
+  return cluster;
 }

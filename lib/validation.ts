@@ -39,6 +39,23 @@ export function invalid(scope: IConstruct | string, field: string, value: unknow
   throw new DiscoveryKitValidationError(scope, field, value, allowed);
 }
 
+/**
+ * A required prop that plain JavaScript (or tsx, which does not type-check) left out:
+ * named like any other bad value instead of surfacing later as a TypeError.
+ */
+export function checkPresent<T>(scope: IConstruct | string, field: string, value: T | undefined | null, what: string): T {
+  if (value === undefined || value === null) invalid(scope, field, value, `is required: ${what}`);
+  return value;
+}
+
+/** A selector of at least one label: an empty one would select every pod of the namespace. */
+export function checkPodSelector(scope: IConstruct | string, field: string, selector: Record<string, string>, what: string): Record<string, string> {
+  if (selector === null || typeof selector !== 'object' || Object.keys(selector).length === 0) {
+    invalid(scope, field, selector, `must select ${what}: an empty selector would admit every pod of the namespace`);
+  }
+  return checkLabels(scope, field, selector);
+}
+
 const DNS1035_LABEL = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;

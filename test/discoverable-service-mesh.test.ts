@@ -78,7 +78,7 @@ describe('mesh rules rejected at synth time', () => {
 
   it('a mesh service without the control plane its sidecar needs', () => {
     const error = rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', { ...MESH, meshControlPlane: undefined }));
-    expectRejection(error, "DiscoverableService 'test/payment-service'", 'meshControlPlane', /must be set with circuitBreaker/);
+    expectRejection(error, "DiscoverableService 'test/payment-service'", 'meshControlPlane', /is required: the Consul servers the mesh sidecar connects to/);
   });
 
   it('a mesh service that also registers with Consul (connect-inject registers it)', () => {
