@@ -197,6 +197,7 @@ function patchDeployment(deployment: kplus.Deployment): void {
     JsonPatch.remove(`${pod}/hostNetwork`),
     JsonPatch.remove(`${pod}/setHostnameAsFqdn`),
     JsonPatch.add(`${pod}/enableServiceLinks`, false),
+    JsonPatch.add(`${pod}/dnsConfig`, { options: [{ name: 'ndots', value: '4' }] }),
     JsonPatch.remove(`${pod}/securityContext/fsGroupChangePolicy`),
     JsonPatch.add(`${pod}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }),
     // Probes on a named port: L2 takes numbers only.

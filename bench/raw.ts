@@ -59,6 +59,7 @@ function addService(chart: Chart, w: Workload, s: ServiceSpec): void {
           serviceAccountName: s.name,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
+          dnsConfig: { options: [{ name: 'ndots', value: '4' }] },
           terminationGracePeriodSeconds: 30,
           securityContext: { runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, fsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } },
           affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [{

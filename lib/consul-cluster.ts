@@ -9,6 +9,7 @@ import type { ConsulAgentAddress, ConsulAgentRegistration } from './consul-agent
 import { restrictedContainerSecurityContext } from './discoverable-service';
 import { recommendedLabels, selectorLabels } from './labels';
 import { claimServiceNames } from './name-claims';
+import { podDnsConfig } from './dns-config';
 import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, clusterDnsPeers, policyPort } from './network-policy';
 import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import {
@@ -618,6 +619,8 @@ export class ConsulCluster extends Construct {
         // Consul joins through DNS, not the Kubernetes API: no pod needs a token.
         automountServiceAccountToken: false,
         enableServiceLinks: false,
+        // retry_join names an FQDN: look it up absolute first.
+        dnsConfig: podDnsConfig(this, 'ndots'),
         terminationGracePeriodSeconds: 30,
         securityContext: { runAsNonRoot: true, runAsUser, runAsGroup, fsGroup: runAsGroup, seccompProfile: { type: 'RuntimeDefault' } },
         affinity: extra.affinity,

@@ -14,6 +14,7 @@ import {
 } from './validation';
 import { kubeObject } from './kube-object';
 import { claimServiceNames } from './name-claims';
+import { podDnsConfig } from './dns-config';
 
 /** Transport protocol of a port. */
 export enum PortProtocol {
@@ -114,6 +115,14 @@ export interface DiscoverableServiceProps {
   readonly registration?: IServiceRegistration;
   /** Kubernetes cluster DNS domain. @default 'cluster.local' */
   readonly clusterDomain?: string;
+  /**
+   * The pods' resolver `ndots`. Names with at least this many dots are looked up as
+   * absolute names first. The default makes every injected FQDN resolve with one query
+   * instead of walking the three search domains first (Kubernetes' default is 5), and
+   * leaves shorter names (`payment-service`, `payment-service.production`) as they were.
+   * @default DEFAULT_NDOTS (4)
+   */
+  readonly ndots?: number;
   /**
    * Isolate the pods with a NetworkPolicy that allows only cluster DNS, the declared
    * discovery bindings (in both directions), the registry, and what
@@ -234,6 +243,7 @@ export class DiscoverableService extends Construct {
     const runAsUser = checkInteger(this, 'runAsUser', props.runAsUser ?? 10001, 1, 2_147_483_647);
     const tmpSizeLimit = checkQuantity(this, 'tmpSizeLimit', props.tmpSizeLimit ?? '64Mi');
     const userLabels = checkLabels(this, 'labels', props.labels ?? {});
+    const dnsConfig = podDnsConfig(this, 'ndots', props.ndots);
     if (props.circuitBreaker) {
       checkCircuitBreaker(this, 'circuitBreaker', props.circuitBreaker);
       checkMeshControlPlane(this, 'meshControlPlane', props.meshControlPlane!);
@@ -270,7 +280,7 @@ export class DiscoverableService extends Construct {
     });
     this.deployment = kubeObject(this, 'deployment', k8s.KubeDeployment, {
       metadata: this.metadata(),
-      spec: this.deploymentSpec({ props, replicas, resources, shutdown, runAsUser, tmpSizeLimit }),
+      spec: this.deploymentSpec({ props, replicas, resources, shutdown, runAsUser, tmpSizeLimit, dnsConfig }),
     });
     this.service = kubeObject(this, 'service', k8s.KubeService, {
       metadata: this.metadata(this.serviceName, this.registration?.serviceAnnotations),
@@ -506,6 +516,7 @@ export class DiscoverableService extends Construct {
           automountServiceAccountToken: false,
           // Service links would inject <SVC>_PORT=tcp://... and collide with discovery variables.
           enableServiceLinks: false,
+          dnsConfig: options.dnsConfig,
           terminationGracePeriodSeconds: shutdown.gracePeriodSeconds,
           securityContext: {
             runAsNonRoot: true, runAsUser, runAsGroup: runAsUser, fsGroup: runAsUser,
@@ -561,6 +572,7 @@ interface DeploymentSpecOptions {
   readonly shutdown: ResolvedShutdown;
   readonly runAsUser: number;
   readonly tmpSizeLimit: string;
+  readonly dnsConfig: k8s.PodDnsConfig;
 }
 
 interface ResolvedShutdown {

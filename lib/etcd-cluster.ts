@@ -5,6 +5,7 @@ import { restrictedContainerSecurityContext } from './discoverable-service';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
 import { claimServiceNames } from './name-claims';
+import { podDnsConfig } from './dns-config';
 import { clusterDnsEgress, ETCD_CLIENT_LABEL, PodNetworkPolicy, policyPort } from './network-policy';
 import { quantityValue, ResolvedResources, ResourceRequirements, resolveResources } from './resources';
 import {
@@ -338,6 +339,8 @@ export class EtcdCluster extends Construct {
           automountServiceAccountToken: false,
           // Service links would inject ETCD_* variables, which etcd reads as flags.
           enableServiceLinks: false,
+          // Peer and client URLs are FQDNs: look them up absolute first.
+          dnsConfig: podDnsConfig(this, 'ndots'),
           terminationGracePeriodSeconds: 30,
           securityContext: {
             runAsNonRoot: true, runAsUser, runAsGroup: runAsUser, fsGroup: runAsUser,

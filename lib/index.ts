@@ -4,6 +4,7 @@ export * from './resources';
 export * from './health';
 export * from './shell';
 export * from './network-policy';
+export * from './dns-config';
 export * from './registration';
 export * from './discoverable-service';
 export * from './restricted-namespace';

@@ -1,0 +1,39 @@
+import { Testing } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { buildExampleApp } from '../examples/discovery-setup';
+import { DEFAULT_NDOTS, DiscoverableService } from '../lib';
+import { expectRejection, rejectionOf } from './support/errors';
+import { findObject, synthApp, synthChart, testChart } from './support/synth';
+
+const objects = synthApp(buildExampleApp(Testing.app()));
+const podSpecs = objects.filter((o) => o.spec?.template?.spec).map((o) => ({ name: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec }));
+
+/** Host names in an env value: URLs, host:port lists, SRV names and bare FQDNs. */
+function hostNames(value: string): string[] {
+  return value.split(',').map((v) => v.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '')).filter((h) => /^[_a-z0-9-]+(\.[_a-z0-9-]+)+$/.test(h));
+}
+
+describe('resolver ndots', () => {
+  it('every pod of the example resolves with ndots 4', () => {
+    expect(podSpecs.length).toBeGreaterThan(5);
+    for (const { name, spec } of podSpecs) expect(spec.dnsConfig, name).toEqual({ options: [{ name: 'ndots', value: String(DEFAULT_NDOTS) }] });
+  });
+
+  it('every in-cluster host name the example injects has at least ndots dots, so it is looked up absolute first', () => {
+    const injected = podSpecs.flatMap(({ spec }) => spec.containers.flatMap((c: any) => (c.env ?? []).filter((e: any) => typeof e.value === 'string')))
+      .flatMap((e: any) => hostNames(e.value)).filter((h: string) => h.endsWith('.cluster.local'));
+    expect(injected.length).toBeGreaterThan(5);
+    for (const host of injected) expect(host.split('.').length - 1, host).toBeGreaterThanOrEqual(DEFAULT_NDOTS);
+  });
+
+  it('takes another ndots', () => {
+    const chart = testChart();
+    new DiscoverableService(chart, 'payment-service', { image: 'ghcr.io/acme/payment-service:1.8.2', ndots: 2 });
+    expect(findObject(synthChart(chart), 'Deployment', 'payment-service').spec.template.spec.dnsConfig).toEqual({ options: [{ name: 'ndots', value: '2' }] });
+  });
+
+  it.each([0, 16, 2.5])('rejects ndots %s', (ndots) => {
+    const error = rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', { image: 'ghcr.io/acme/payment-service:1.8.2', ndots }));
+    expectRejection(error, "DiscoverableService 'test/payment-service'", 'ndots', /integer from 1 to 15/);
+  });
+});
