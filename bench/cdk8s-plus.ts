@@ -2,7 +2,7 @@ import { ApiObject, App, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  AGENT, AGENT_PEER, bindingEnvOf, DNS_PEER, labelsOf, NetworkPeer, podLabelsOf, podPeerOf, PORTS, PROBES, registrationScriptOf,
+  AGENT, AGENT_PEER, agentCheckPolicyOf, bindingEnvOf, DNS_PEER, labelsOf, NetworkPeer, podLabelsOf, podPeerOf, PORTS, PROBES, registrationScriptOf,
   RESOURCES, selectorOf, ServiceSpec, SIDECAR_IMAGE, targetOf, Workload,
 } from './workload';
 
@@ -150,6 +150,12 @@ function addService(chart: Chart, peers: ChartPeers, w: Workload, s: ServiceSpec
   new k8s.KubePodDisruptionBudget(chart, `${s.name}-pdb`, {
     metadata: metadata(),
     spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
+  });
+  // The L2 NetworkPolicy always isolates both directions: the egress-only agent policy is L1.
+  const agentCheck = agentCheckPolicyOf(s);
+  new k8s.KubeNetworkPolicy(chart, `${s.name}-registry-network-policy`, {
+    metadata: agentCheck.metadata,
+    spec: { ...agentCheck.spec, egress: [{ to: agentCheck.spec.egress[0].to, ports: [{ port: k8s.IntOrString.fromNumber(PORTS[0].port), protocol: 'TCP' }] }] },
   });
   const policy = new kplus.NetworkPolicy(chart, `${s.name}-network-policy`, { metadata: metadata(), selector: ownPods });
   policy.addIngressRule(peers.agent, [kplus.NetworkPolicyPort.tcp(PORTS[0].port)]);

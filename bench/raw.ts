@@ -1,6 +1,6 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import {
-  AGENT, AGENT_PEER, bindingEnvOf, consumerOf, DNS_PEER, labelsOf, podLabelsOf, podPeerOf, PORTS, PROBES,
+  AGENT, AGENT_PEER, agentCheckPolicyOf, bindingEnvOf, consumerOf, DNS_PEER, labelsOf, podLabelsOf, podPeerOf, PORTS, PROBES,
   registrationScriptOf, RESOURCES, selectorOf, ServiceSpec, SIDECAR_IMAGE, targetOf, Workload,
 } from './workload';
 
@@ -114,6 +114,7 @@ function addService(chart: Chart, w: Workload, s: ServiceSpec): void {
     apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: metadata(),
     spec: { maxUnavailable: 1, selector: { matchLabels: selector }, unhealthyPodEvictionPolicy: 'AlwaysAllow' },
   });
+  new ApiObject(chart, `${s.name}-registry-network-policy`, { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', ...agentCheckPolicyOf(s) });
   const tcp = (port: number) => ({ port, protocol: 'TCP' });
   new ApiObject(chart, `${s.name}-network-policy`, {
     apiVersion: 'networking.k8s.io/v1',

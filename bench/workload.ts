@@ -130,6 +130,18 @@ export const AGENT_PEER: NetworkPeer = {
   podSelector: { matchLabels: AGENT.podSelector },
 };
 
+/** The egress-only policy in the agents' namespace that lets them health-check a service's pods. */
+export function agentCheckPolicyOf(s: ServiceSpec) {
+  return {
+    metadata: { name: `${AGENT.clusterName}-agent-to-${s.name}.${s.namespace}`, namespace: AGENT.namespace, labels: labelsOf(s) },
+    spec: {
+      podSelector: { matchLabels: AGENT.podSelector },
+      policyTypes: ['Egress'],
+      egress: [{ to: [podPeerOf(s)], ports: [{ port: PORTS[0].port, protocol: 'TCP' }] }],
+    },
+  };
+}
+
 export const DNS_PEER: NetworkPeer = {
   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
   podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },

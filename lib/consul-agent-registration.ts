@@ -118,6 +118,7 @@ export class ConsulAgentRegistration implements IServiceRegistration {
       ],
     });
     const agentPeer = podsIn(props.agent.namespace, props.agent.podSelector);
+    const checkPort = policyPort(registrationPort(target, target.health.portName));
     return {
       registry: 'consul',
       sidecars: [sidecar],
@@ -127,8 +128,9 @@ export class ConsulAgentRegistration implements IServiceRegistration {
       ],
       podLabels: { [CONSUL_CLIENT_LABEL]: props.agent.clusterName },
       egress: [{ to: [agentPeer], ports: [policyPort(props.agent.port)] }],
-      // The agent runs the HTTP check against the pod IP.
-      ingress: [{ from: [agentPeer], ports: [policyPort(registrationPort(target))] }],
+      // The agent runs the HTTP check against the pod IP, on the check's port and no other.
+      ingress: [{ from: [agentPeer], ports: [checkPort] }],
+      registryEgress: { registryName: `${props.agent.clusterName}-agent`, namespace: props.agent.namespace, podSelector: props.agent.podSelector, ports: [checkPort] },
       shutdownSeconds: DEREGISTER_TIMEOUT_SECONDS,
       consumerEnv: { CONSUL_HTTP_ADDR: props.agent.url },
     };

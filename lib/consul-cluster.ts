@@ -10,14 +10,14 @@ import { restrictedContainerSecurityContext } from './discoverable-service';
 import { recommendedLabels, selectorLabels } from './labels';
 import { claimServiceNames } from './name-claims';
 import { podDnsConfig } from './dns-config';
-import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, clusterDnsPeers, policyPort } from './network-policy';
+import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, checkPeers, clusterDnsEgress, clusterDnsPeers, policyPort } from './network-policy';
 import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkInteger, checkLabels,
   checkPinnedImage, checkQuantity, checkSecretKey, invalid, warn,
 } from './validation';
 
-export { CONSUL_DNS_READ_POLICY_RULES, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, DNS_CLUSTER_IP_PLACEHOLDER } from './consul-config';
+export { CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, DNS_CLUSTER_IP_PLACEHOLDER } from './consul-config';
 
 /** A key of a Secret in the cluster's namespace. */
 export interface SecretKeyReference {
@@ -162,6 +162,20 @@ export interface ConsulClusterProps {
   readonly tls?: ConsulTlsOptions;
   /** Serve the web UI from the servers. @default true */
   readonly ui?: boolean;
+  /**
+   * Who may open the web UI and the servers' HTTP(S) API through the `<name>-ui` Service,
+   * for example an ingress controller's pods or an operations namespace.
+   * @default - nobody, and no `<name>-ui` Service (`kubectl port-forward` reaches a server without one)
+   */
+  readonly uiAccess?: k8s.NetworkPolicyPeer[];
+  /**
+   * Who may scrape Prometheus metrics from the servers and agents
+   * (`/v1/agent/metrics?format=prometheus` on their HTTP(S) port). Turns on
+   * `telemetry.prometheus_retention_time`. Under ACLs the scraper sends a token with
+   * `agent:read` (see `CONSUL_METRICS_READ_POLICY_RULES`).
+   * @default - nobody, and no Prometheus telemetry
+   */
+  readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
   /** Enable Connect (service mesh CA and APIs) on the servers. @default true */
   readonly connect?: boolean;
   /** `reconnect_timeout`: how long a failed node stays in the cluster; Go duration, at least 8h. @default '72h' */
@@ -257,6 +271,8 @@ interface Resolved {
   readonly agentResources: k8s.ResourceRequirements;
   readonly serverFile: string;
   readonly agentFile: string;
+  readonly uiAccess?: k8s.NetworkPolicyPeer[];
+  readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
 }
 
 /**
@@ -277,8 +293,8 @@ export class ConsulCluster extends Construct {
   public readonly replicas: number;
   /** Per-pod DNS names of the servers: `<name>-server-<i>.<name>-server.<ns>.svc.<clusterDomain>`. */
   public readonly serverAddresses: string[];
-  /** The servers' HTTP(S) API and UI (`<name>-ui`). */
-  public readonly http: ConsulHttpEndpoint;
+  /** The servers' HTTP(S) API and UI (`<name>-ui`), when `uiAccess` admits someone. */
+  public readonly http?: ConsulHttpEndpoint;
   /** The node-local client agent, where services register. */
   public readonly agent: ConsulAgentEndpoint;
   /** The `<name>-dns` Service (port 53, servers' 8600). */
@@ -311,7 +327,8 @@ export class ConsulCluster extends Construct {
   public readonly tlsDnsNames: { readonly server: string[]; readonly agent: string[] };
   public readonly serverStatefulSet: k8s.KubeStatefulSet;
   public readonly serverService: k8s.KubeService;
-  public readonly uiService: k8s.KubeService;
+  /** Present when `uiAccess` admits someone. */
+  public readonly uiService?: k8s.KubeService;
   public readonly dnsService: k8s.KubeService;
   public readonly agentDaemonSet: k8s.KubeDaemonSet;
   public readonly agentService: k8s.KubeService;
@@ -350,7 +367,7 @@ export class ConsulCluster extends Construct {
       clusterName: this.clusterName, namespace: this.namespace, podSelector: this.serverPodSelector, grpcPort: CONSUL_PORTS.grpc,
     };
     this.serverAddresses = Array.from({ length: this.replicas }, (_, i) => `${this.clusterName}-server-${i}.${this.fqdn('server')}`);
-    this.http = endpoint(this.fqdn('ui'), this.resolved.tls !== undefined);
+    this.http = this.resolved.uiAccess ? endpoint(this.fqdn('ui'), this.resolved.tls !== undefined) : undefined;
     this.agent = {
       ...endpoint(this.fqdn('agent'), this.resolved.tls !== undefined),
       clusterName: this.clusterName, datacenter: this.datacenter, domain: this.domain,
@@ -377,7 +394,7 @@ export class ConsulCluster extends Construct {
       publishNotReadyAddresses: true,
       ports: this.serverPorts().map(servicePort),
     });
-    this.uiService = this.service('ui', 'server', { type: 'ClusterIP', ports: this.httpPorts().map(servicePort) });
+    this.uiService = this.resolved.uiAccess ? this.service('ui', 'server', { type: 'ClusterIP', ports: this.httpPorts().map(servicePort) }) : undefined;
     // DNS is served by the servers: they answer from their own state (stale reads allowed)
     // without an agent hop, independent of agent rollouts; CoreDNS caches answers for 30s.
     this.dnsService = this.service('dns', 'server', {
@@ -430,6 +447,8 @@ export class ConsulCluster extends Construct {
     const acl = props.acl ?? {};
     const aclTokensSecret = acl.tokensSecret && checkSecretKeyReference(this, 'acl.tokensSecret', acl.tokensSecret);
     const tls = props.tls && this.resolveTls(props.tls);
+    const uiAccess = props.uiAccess && checkPeers(this, 'uiAccess', props.uiAccess);
+    const metricsScrapers = props.metricsScrapers && checkPeers(this, 'metricsScrapers', props.metricsScrapers);
     const storageSize = checkQuantity(this, 'storageSize', props.storageSize ?? '10Gi');
     if (!(quantityValue(storageSize) > 0)) invalid(this, 'storageSize', storageSize, 'must be a positive quantity such as 10Gi');
     const reconnectTimeout = props.reconnectTimeout ?? '72h';
@@ -445,6 +464,7 @@ export class ConsulCluster extends Construct {
       reconnectTimeout,
       acl: (acl.enabled ?? true) ? { enableTokenPersistence: acl.enableTokenPersistence ?? true } : undefined,
       tls,
+      prometheus: metricsScrapers !== undefined,
     };
     return {
       image,
@@ -468,6 +488,8 @@ export class ConsulCluster extends Construct {
         autopilot: { cleanupDeadServers: props.autopilot?.cleanupDeadServers ?? true, lastContactThreshold, serverStabilizationTime },
       })),
       agentFile: renderConfig(agentConfig(common)),
+      uiAccess,
+      metricsScrapers,
     };
   }
 
@@ -718,8 +740,10 @@ export class ConsulCluster extends Construct {
    * Default deny for servers and agents, allowing exactly Consul's traffic: RPC and gossip
    * among servers and agents (serf is bidirectional; every server also joins the WAN pool,
    * so servers gossip with each other on 8302), CoreDNS to the servers' DNS, labelled clients
-   * to the agents' API and mesh sidecars to the servers' gRPC, agents to labelled pods for
-   * health checks, and everyone to cluster DNS.
+   * to the agents' API and mesh sidecars to the servers' gRPC, the opted-in UI users and
+   * metrics scrapers to the HTTP(S) port, and everyone to cluster DNS. The agents' health
+   * checks of registered pods are allowed by one policy per registering service
+   * (`ConsulAgentRegistration`), to that service's check port only.
    */
   private networkPolicies(): void {
     const servers: k8s.NetworkPolicyPeer = { podSelector: { matchLabels: this.selector('server') } };
@@ -728,6 +752,9 @@ export class ConsulCluster extends Construct {
     const serfLan = policyPorts(tcpAndUdp('serflan', CONSUL_PORTS.serfLan));
     const rpcAndSerfLan = [policyPort(CONSUL_PORTS.server), ...serfLan];
     const serverToServer = [...rpcAndSerfLan, ...policyPorts(tcpAndUdp('serfwan', CONSUL_PORTS.serfWan))];
+    const { uiAccess, metricsScrapers } = this.resolved;
+    const http = policyPorts(this.httpPorts());
+    const scrapes: k8s.NetworkPolicyIngressRule[] = metricsScrapers ? [{ from: metricsScrapers, ports: http }] : [];
     new PodNetworkPolicy(this, 'server-network-policy', {
       ...this.policyMetadata('server'),
       ingress: [
@@ -737,6 +764,8 @@ export class ConsulCluster extends Construct {
         // Only mesh sidecars (consul-dataplane, gRPC) reach the servers directly; clients use
         // their node's agent, so no pod can reach the servers' HTTP API (e.g. ACL bootstrap).
         { from: [clients], ports: [policyPort(CONSUL_PORTS.grpc)] },
+        ...(uiAccess ? [{ from: uiAccess, ports: http }] : []),
+        ...scrapes,
       ],
       egress: [
         { to: [servers], ports: serverToServer },
@@ -749,12 +778,11 @@ export class ConsulCluster extends Construct {
       ingress: [
         { from: [servers, agents], ports: serfLan },
         { from: [clients], ports: policyPorts(this.clientPorts()) },
+        ...scrapes,
       ],
       egress: [
         { to: [servers], ports: rpcAndSerfLan },
         { to: [agents], ports: serfLan },
-        // Health checks of registered services: the app side admits the agents on its ports.
-        { to: [clients] },
         clusterDnsEgress(this),
       ],
     });

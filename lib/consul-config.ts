@@ -36,6 +36,9 @@ export const CONSUL_PATHS = {
  */
 export const CONSUL_DNS_READ_POLICY_RULES = 'node_prefix "" {\n  policy = "read"\n}\nservice_prefix "" {\n  policy = "read"\n}\n';
 
+/** ACL rules of a metrics scraper's token: `/v1/agent/metrics` needs agent read. */
+export const CONSUL_METRICS_READ_POLICY_RULES = 'agent_prefix "" {\n  policy = "read"\n}\n';
+
 /** TLS settings after validation. */
 export interface ResolvedConsulTls {
   readonly verifyIncoming: boolean;
@@ -55,6 +58,8 @@ export interface ConsulAgentConfigInputs {
   readonly acl?: { readonly enableTokenPersistence: boolean };
   /** TLS on, or undefined for off. */
   readonly tls?: ResolvedConsulTls;
+  /** Serve Prometheus metrics at `/v1/agent/metrics?format=prometheus`. */
+  readonly prometheus: boolean;
 }
 
 /** What only servers need. */
@@ -125,6 +130,9 @@ function commonConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> 
       ? { enabled: true, default_policy: 'deny', down_policy: 'extend-cache', enable_token_persistence: inputs.acl.enableTokenPersistence }
       : { enabled: false },
     ...(inputs.tls ? { tls: tlsConfig(inputs.tls) } : {}),
+    // Metrics are kept for Prometheus only when someone may scrape them; the hostname
+    // prefix would make every pod's series names differ.
+    ...(inputs.prometheus ? { telemetry: { prometheus_retention_time: '60s', disable_hostname: true } } : {}),
   };
 }
 

@@ -206,6 +206,8 @@ export class DiscoverableService extends Construct {
   public readonly podDisruptionBudget?: ApiObject;
   public readonly serviceAccount: ApiObject;
   public readonly networkPolicy?: PodNetworkPolicy;
+  /** The registry's egress to these pods (its health checks), in the registry's namespace. */
+  public readonly registryNetworkPolicy?: PodNetworkPolicy;
 
   private readonly ports: Required<ServicePortOptions>[];
   private readonly registration?: RegistrationConfig;
@@ -310,6 +312,18 @@ export class DiscoverableService extends Construct {
       ? addCircuitBreaker(this, { serviceName: this.serviceName, namespace: this.namespace, labels: this.labels, options: props.circuitBreaker })
       : undefined;
     if (mesh) Object.assign(this.podAnnotations, mesh.podAnnotations);
+    const registryEgress = this.registration?.registryEgress;
+    if (registryEgress) {
+      // Made even without this service's own policy: the registry's base policy admits no checks.
+      this.registryNetworkPolicy = new PodNetworkPolicy(this, 'registry-network-policy', {
+        name: `${registryEgress.registryName}-to-${this.serviceName}.${this.namespace}`,
+        namespace: registryEgress.namespace,
+        labels: this.labels,
+        podSelector: registryEgress.podSelector,
+        policyTypes: ['Egress'],
+        egress: [{ to: [this.podPeer], ports: registryEgress.ports }],
+      });
+    }
     if (props.networkPolicy ?? true) {
       this.networkPolicy = new PodNetworkPolicy(this, 'network-policy', {
         name: this.serviceName,

@@ -22,6 +22,19 @@ export function podsIn(namespace: string, podSelector: Record<string, string>): 
 /** Selects the cluster DNS pods (CoreDNS / kube-dns) in kube-system. */
 export const KUBE_DNS_PEER: k8s.NetworkPolicyPeer = podsIn('kube-system', { 'k8s-app': 'kube-dns' });
 
+/** A user-given list of NetworkPolicy peers: at least one, none empty (an empty peer admits everyone). */
+export function checkPeers(scope: IConstruct, field: string, peers: k8s.NetworkPolicyPeer[]): k8s.NetworkPolicyPeer[] {
+  if (!Array.isArray(peers) || peers.length === 0) {
+    invalid(scope, field, peers, 'must list at least one peer ({ podSelector, namespaceSelector } or { ipBlock }); leave it out to admit nobody');
+  }
+  peers.forEach((peer, i) => {
+    if (peer === null || typeof peer !== 'object' || Object.keys(peer).length === 0) {
+      invalid(scope, `${field}[${i}]`, peer, 'must select pods, namespaces or an ipBlock: an empty peer admits every pod of every namespace');
+    }
+  });
+  return peers;
+}
+
 /** Port helper for NetworkPolicy rules. */
 export function policyPort(port: number | string, protocol: 'TCP' | 'UDP' = 'TCP'): k8s.NetworkPolicyPort {
   return { port: typeof port === 'number' ? k8s.IntOrString.fromNumber(port) : k8s.IntOrString.fromString(port), protocol };
@@ -71,11 +84,17 @@ export interface PodNetworkPolicyProps {
   readonly ingress?: k8s.NetworkPolicyIngressRule[];
   /** Allowed outbound traffic; empty denies all. @default - none */
   readonly egress?: k8s.NetworkPolicyEgressRule[];
+  /**
+   * The directions it isolates. A policy that only adds egress to pods another policy
+   * isolates names just `Egress`, so it leaves their inbound traffic alone.
+   * @default ['Ingress', 'Egress']
+   */
+  readonly policyTypes?: ('Ingress' | 'Egress')[];
 }
 
 /**
- * A NetworkPolicy that isolates its pods for both Ingress and Egress and allows exactly the
- * listed rules: anything no rule names is denied.
+ * A NetworkPolicy that isolates its pods (for both Ingress and Egress by default) and allows
+ * exactly the listed rules: anything no rule names is denied.
  */
 export class PodNetworkPolicy extends Construct {
   public readonly policy: ApiObject;
@@ -90,9 +109,9 @@ export class PodNetworkPolicy extends Construct {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
       spec: {
         podSelector: { matchLabels: props.podSelector },
-        policyTypes: ['Ingress', 'Egress'],
-        ingress: props.ingress ?? [],
-        egress: props.egress ?? [],
+        policyTypes: props.policyTypes ?? ['Ingress', 'Egress'],
+        ...(props.policyTypes && !props.policyTypes.includes('Ingress') ? {} : { ingress: props.ingress ?? [] }),
+        ...(props.policyTypes && !props.policyTypes.includes('Egress') ? {} : { egress: props.egress ?? [] }),
       },
     });
   }

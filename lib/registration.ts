@@ -34,6 +34,13 @@ export interface RegistrationConfig {
   readonly egress?: k8s.NetworkPolicyEgressRule[];
   /** Traffic the pods must accept from the registry, e.g. its health checks. @default - none */
   readonly ingress?: k8s.NetworkPolicyIngressRule[];
+  /**
+   * Egress the registry's own pods need towards this service, e.g. the agents' health
+   * checks of its pods: rendered as a NetworkPolicy in the registry's namespace that
+   * selects the registry pods (policies add up, so the registry's base policy stays
+   * narrow). @default - none
+   */
+  readonly registryEgress?: RegistryEgress;
   /** Annotations for the ClusterIP Service (catalog sync). @default - none */
   readonly serviceAnnotations?: Record<string, string>;
   /**
@@ -48,6 +55,18 @@ export interface RegistrationConfig {
    * bindings; different values for one name are an error. @default - none
    */
   readonly consumerEnv?: Record<string, string>;
+}
+
+/** Egress from a registry's pods to the registering service's pods. */
+export interface RegistryEgress {
+  /** Name of the registry, for the policy's name. */
+  readonly registryName: string;
+  /** Namespace of the registry's pods. */
+  readonly namespace: string;
+  /** Labels that select the registry's pods. */
+  readonly podSelector: Record<string, string>;
+  /** Ports of the service's pods they reach. */
+  readonly ports: k8s.NetworkPolicyPort[];
 }
 
 /**

@@ -9,6 +9,8 @@ import type { KubeObject } from './support/schema';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
 const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' });
+const OPERATORS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'operations' } } };
+const PROMETHEUS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } };
 const TLS = {
   ca: { secretName: 'consul-ca', secretKey: 'ca.crt' },
   serverCertificate: { secretName: 'consul-server-tls' },
@@ -59,6 +61,34 @@ function portsOf(list: any[]): string[] {
   return list.map((p) => `${p.name}:${p.port ?? p.containerPort}/${p.protocol}`);
 }
 
+describe('ConsulCluster UI and metrics opt-ins', () => {
+  const { cluster, objects } = build({ uiAccess: [OPERATORS], metricsScrapers: [PROMETHEUS] });
+  const serverSelector = { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'server' };
+
+  it('serves the UI and API from the servers on consul-ui, to exactly the peers named', () => {
+    const ui = findObject(objects, 'Service', 'consul-ui');
+    expect(ui.spec).toMatchObject({ type: 'ClusterIP', selector: serverSelector });
+    expect(portsOf(ui.spec.ports)).toEqual(['http:8500/TCP']);
+    expect(cluster.http?.url).toBe('http://consul-ui.consul.svc.cluster.local:8500');
+    expect(rulesOf(objects, 'consul-server', 'ingress')).toContainEqual({ peers: [OPERATORS], ports: ['8500/TCP'] });
+    expect(rulesOf(objects, 'consul-agent', 'ingress')).not.toContainEqual({ peers: [OPERATORS], ports: ['8500/TCP'] });
+  });
+
+  it('keeps Prometheus metrics on servers and agents and lets exactly the scrapers reach them', () => {
+    for (const role of ['server', 'agent'] as const) {
+      expect(configOf(objects, role).telemetry).toEqual({ prometheus_retention_time: '60s', disable_hostname: true });
+      expect(rulesOf(objects, `consul-${role}`, 'ingress')).toContainEqual({ peers: [PROMETHEUS], ports: ['8500/TCP'] });
+    }
+  });
+
+  it.each([
+    ['an empty list', { uiAccess: [] }, 'uiAccess', /at least one peer/],
+    ['an empty peer, which would admit everyone', { metricsScrapers: [{}] }, 'metricsScrapers[0]', /empty peer admits every pod/],
+  ])('rejects %s', (_title, props, field, message) => {
+    expect(() => build(props as Partial<ConsulClusterProps>)).toThrow(new RegExp(`${field.replace(/[[\]]/g, '\\$&')} = .* is invalid: .*${message.source}`));
+  });
+});
+
 describe('ConsulCluster with defaults', () => {
   const { cluster, objects } = build();
   const statefulSet = findObject(objects, 'StatefulSet', 'consul-server');
@@ -76,7 +106,7 @@ describe('ConsulCluster with defaults', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/consul-agent-config', 'ConfigMap/consul-server-config', 'DaemonSet/consul-agent',
       'NetworkPolicy/consul-agent', 'NetworkPolicy/consul-server', 'PodDisruptionBudget/consul-server',
-      'Service/consul-agent', 'Service/consul-dns', 'Service/consul-server', 'Service/consul-ui',
+      'Service/consul-agent', 'Service/consul-dns', 'Service/consul-server',
       'ServiceAccount/consul-agent', 'ServiceAccount/consul-server', 'StatefulSet/consul-server',
     ]);
     for (const o of objects) expect(o.metadata.namespace).toBe('consul');
@@ -242,10 +272,11 @@ describe('ConsulCluster with defaults', () => {
     ]);
   });
 
-  it('serves the UI and API from the servers on consul-ui', () => {
-    const ui = findObject(objects, 'Service', 'consul-ui');
-    expect(ui.spec).toMatchObject({ type: 'ClusterIP', selector: serverSelector });
-    expect(portsOf(ui.spec.ports)).toEqual(['http:8500/TCP']);
+  it('creates no UI Service and no Prometheus telemetry that no policy would let anyone use', () => {
+    expect(objects.filter((o) => o.metadata.name === 'consul-ui')).toEqual([]);
+    expect(cluster.http).toBeUndefined();
+    expect(configOf(objects, 'server').telemetry).toBeUndefined();
+    expect(configOf(objects, 'agent').telemetry).toBeUndefined();
   });
 
   it('isolates servers, allowing only Consul traffic, CoreDNS and labelled clients', () => {
@@ -272,7 +303,6 @@ describe('ConsulCluster with defaults', () => {
     expect(rulesOf(objects, 'consul-agent', 'egress')).toEqual([
       { peers: [servers], ports: rpcAndLan },
       { peers: [agents], ports: ['8301/TCP', '8301/UDP'] },
-      { peers: [clients], ports: [] },
       { peers: [KUBE_DNS_PEER], ports: ['53/UDP', '53/TCP'] },
     ]);
     for (const name of ['consul-server', 'consul-agent']) {
@@ -306,7 +336,6 @@ describe('ConsulCluster with defaults', () => {
       namespace: 'consul',
       podSelector: agentSelector,
     });
-    expect(cluster.http.url).toBe('http://consul-ui.consul.svc.cluster.local:8500');
     expect(cluster.dns).toEqual({ serviceName: 'consul-dns', host: 'consul-dns.consul.svc.cluster.local', port: 53 });
     expect(cluster.serverAddresses).toEqual([0, 1, 2].map((i) => `consul-server-${i}.consul-server.consul.svc.cluster.local`));
     expect(cluster.clientLabels).toEqual({ [CONSUL_CLIENT_LABEL]: 'consul' });
@@ -367,7 +396,7 @@ describe('ConsulCluster as a development single server', () => {
 });
 
 describe('ConsulCluster with TLS', () => {
-  const { cluster, objects } = build({ tls: TLS });
+  const { cluster, objects } = build({ tls: TLS, uiAccess: [OPERATORS] });
   const server = consulContainer(objects, 'StatefulSet', 'consul-server');
   const agent = consulContainer(objects, 'DaemonSet', 'consul-agent');
 
@@ -413,7 +442,7 @@ describe('ConsulCluster with TLS', () => {
     expect(rulesOf(objects, 'consul-agent', 'ingress')[1].ports).toEqual(['8501/TCP', '8502/TCP']);
     expect(rulesOf(objects, 'consul-server', 'ingress')[3].ports).toEqual(['8502/TCP']);
     expect(cluster.agent).toMatchObject({ scheme: 'https', port: 8501, url: 'https://consul-agent.consul.svc.cluster.local:8501' });
-    expect(cluster.http.url).toBe('https://consul-ui.consul.svc.cluster.local:8501');
+    expect(cluster.http?.url).toBe('https://consul-ui.consul.svc.cluster.local:8501');
     expect(cluster.tlsDnsNames).toEqual({
       server: ['server.dc1.consul', 'localhost', 'consul-server.consul.svc.cluster.local', '*.consul-server.consul.svc.cluster.local', 'consul-ui.consul.svc.cluster.local'],
       agent: ['consul-agent.consul.svc.cluster.local', 'localhost'],
@@ -421,7 +450,7 @@ describe('ConsulCluster with TLS', () => {
   });
 
   it('keeps plain HTTP beside HTTPS when httpsOnly is off', () => {
-    const built = build({ tls: { ...TLS, httpsOnly: false, verifyIncoming: false } });
+    const built = build({ tls: { ...TLS, httpsOnly: false, verifyIncoming: false }, uiAccess: [OPERATORS] });
     expect(configOf(built.objects, 'server').ports).toMatchObject({ http: 8500, https: 8501 });
     expect(configOf(built.objects, 'server').tls.internal_rpc.verify_incoming).toBe(false);
     expect(portsOf(findObject(built.objects, 'Service', 'consul-ui').spec.ports)).toEqual(['http:8500/TCP', 'https:8501/TCP']);
