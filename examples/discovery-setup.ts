@@ -38,6 +38,9 @@ export function addConsulChart(app: App): ConsulCluster {
     dnsClusterIp: '10.96.0.53',
     // Agent and DNS tokens, created after `consul acl bootstrap` (see the README).
     acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
+    // consul-k8s runs the mesh of the `mesh` chart; its servers review tokens with the API
+    // server at this (example) address: `kubectl get endpoints kubernetes` shows yours.
+    consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '10.0.0.10/32' } }] },
     partOf: 'service-discovery',
   });
 }

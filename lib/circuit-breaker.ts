@@ -169,18 +169,22 @@ export interface CircuitBreakerOptions extends ServiceDefaultsOptions {
 }
 
 /**
- * The Consul servers a mesh pod's sidecar (consul-dataplane) connects to over gRPC;
- * `ConsulCluster.meshControlPlane` satisfies it.
+ * The Consul servers a mesh pod talks to; `ConsulCluster.meshControlPlane` satisfies it.
+ * consul-k8s's injected init container logs in over gRPC and polls the catalog over the
+ * HTTP(S) API; the consul-dataplane sidecar uses gRPC only (consul-k8s 1.9
+ * connect-init/command.go, consul-dataplane main.go).
  */
 export interface ConsulMeshControlPlane {
-  /** Pods label themselves `CONSUL_CLIENT_LABEL: <clusterName>` to be admitted. */
+  /** Pods label themselves `CONSUL_MESH_LABEL: <clusterName>` to be admitted. */
   readonly clusterName: string;
   /** Namespace of the servers. */
   readonly namespace: string;
   /** Labels that select the servers. */
   readonly podSelector: Record<string, string>;
-  /** The servers' gRPC port. */
+  /** The servers' gRPC port (gRPC over TLS when the cluster has TLS). */
   readonly grpcPort: number;
+  /** The servers' HTTP or, with TLS, HTTPS port. */
+  readonly httpPort: number;
 }
 
 /** Validates a control-plane reference, which may come from another program's outputs. */
@@ -190,6 +194,7 @@ export function checkMeshControlPlane(scope: IConstruct, field: string, plane: C
   checkDns1123Label(scope, `${field}.namespace`, plane.namespace);
   checkPodSelector(scope, `${field}.podSelector`, plane.podSelector, 'the Consul server pods');
   checkPort(scope, `${field}.grpcPort`, plane.grpcPort);
+  checkPort(scope, `${field}.httpPort`, plane.httpPort);
   return plane;
 }
 

@@ -10,11 +10,12 @@ import { restrictedContainerSecurityContext } from './discoverable-service';
 import { recommendedLabels, selectorLabels } from './labels';
 import { claimServiceNames } from './name-claims';
 import { podDnsConfig } from './dns-config';
-import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, checkPeers, clusterDnsEgress, clusterDnsPeers, policyPort } from './network-policy';
+import { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, PodNetworkPolicy, checkPeers, clusterDnsEgress, clusterDnsPeers, podsIn, policyPort } from './network-policy';
+import { CONSUL_K8S_POD_SELECTOR, ConsulK8sOptions, ResolvedConsulK8s, consulK8sHelmValues, resolveConsulK8s } from './consul-k8s';
 import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkInteger, checkLabels,
-  checkPinnedImage, checkQuantity, checkSecretKey, invalid, warn,
+  checkPinnedImage, checkPresent, checkQuantity, checkSecretKey, invalid, warn,
 } from './validation';
 
 export { CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, DNS_CLUSTER_IP_PLACEHOLDER } from './consul-config';
@@ -176,6 +177,14 @@ export interface ConsulClusterProps {
    * @default - nobody, and no Prometheus telemetry
    */
   readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
+  /**
+   * consul-k8s, installed for the service mesh and pointed at these servers: its control
+   * plane may reach the servers' gRPC and HTTP(S) API, the servers may call the Kubernetes
+   * API (TokenReview of mesh pods' tokens), and {@link ConsulCluster.consulK8sHelmValues}
+   * holds the chart values that point it here.
+   * @default - no consul-k8s: only mesh pods (`DiscoverableService.meshControlPlane`) reach the servers' gRPC and API
+   */
+  readonly consulK8s?: ConsulK8sOptions;
   /** Enable Connect (service mesh CA and APIs) on the servers. @default true */
   readonly connect?: boolean;
   /** `reconnect_timeout`: how long a failed node stays in the cluster; Go duration, at least 8h. @default '72h' */
@@ -212,6 +221,29 @@ export interface ConsulAgentEndpoint extends ConsulAgentAddress {
   readonly address: string;
   readonly datacenter: string;
   readonly domain: string;
+}
+
+/** What another program needs to know of a {@link ConsulCluster} to use it: see {@link ConsulCluster.fromAttributes}. */
+export interface ConsulClusterAttributes {
+  /** The cluster's name (`ConsulClusterProps.name`). */
+  readonly name: string;
+  readonly namespace: string;
+  /** Whether the cluster has TLS (`ConsulClusterProps.tls`). @default false */
+  readonly tls?: boolean;
+  /** @default 'dc1' */
+  readonly datacenter?: string;
+  /** @default 'consul' */
+  readonly domain?: string;
+  /** @default 'cluster.local' */
+  readonly clusterDomain?: string;
+}
+
+/** A Consul cluster as its users see it: where to register and what mesh pods connect to. */
+export interface ConsulClusterReference {
+  /** The node-local agent, for `ConsulAgentRegistration.agent`. */
+  readonly agent: ConsulAgentEndpoint;
+  /** The servers, for `DiscoverableService.meshControlPlane`. */
+  readonly meshControlPlane: ConsulMeshControlPlane;
 }
 
 /** The servers' HTTP(S) API and UI. */
@@ -273,6 +305,7 @@ interface Resolved {
   readonly agentFile: string;
   readonly uiAccess?: k8s.NetworkPolicyPeer[];
   readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
+  readonly consulK8s?: ResolvedConsulK8s;
 }
 
 /**
@@ -283,7 +316,7 @@ interface Resolved {
  * ACLs on, Pod Security "restricted", and NetworkPolicies that allow only Consul's own
  * traffic and pods labelled `CONSUL_CLIENT_LABEL: <name>`.
  */
-export class ConsulCluster extends Construct {
+export class ConsulCluster extends Construct implements ConsulClusterReference {
   public readonly clusterName: string;
   public readonly namespace: string;
   public readonly datacenter: string;
@@ -316,8 +349,14 @@ export class ConsulCluster extends Construct {
   public readonly serverPodSelector: Record<string, string>;
   /** Labels that select the agent pods: egress to the agent Service lands on these pods. */
   public readonly agentPodSelector: Record<string, string>;
-  /** What mesh pods' sidecars connect to (the servers' gRPC), for `DiscoverableService.meshControlPlane`. */
+  /** What mesh pods connect to (the servers' gRPC and HTTP(S) API), for `DiscoverableService.meshControlPlane`. */
   public readonly meshControlPlane: ConsulMeshControlPlane;
+  /**
+   * Values for the consul-k8s Helm chart that point it at these servers
+   * (`externalServers`), when `consulK8s` is set: write them to a file for
+   * `helm install consul hashicorp/consul -n <consulK8s.namespace> -f <file>`.
+   */
+  public readonly consulK8sHelmValues?: Record<string, unknown>;
   private readonly agentTolerations: k8s.Toleration[];
   /**
    * DNS names the certificates must carry: `server` for the server certificate
@@ -363,16 +402,18 @@ export class ConsulCluster extends Construct {
     this.serverPodSelector = this.selector('server');
     this.agentPodSelector = this.selector('agent');
     this.agentTolerations = props.agentTolerations ?? [{ operator: 'Exists' }];
-    this.meshControlPlane = {
-      clusterName: this.clusterName, namespace: this.namespace, podSelector: this.serverPodSelector, grpcPort: CONSUL_PORTS.grpc,
-    };
+    ({ agent: this.agent, meshControlPlane: this.meshControlPlane } = referenceOf({
+      name: this.clusterName, namespace: this.namespace, tls: this.resolved.tls !== undefined,
+      datacenter: this.datacenter, domain: this.domain, clusterDomain: this.clusterDomain,
+    }));
+    this.consulK8sHelmValues = this.resolved.consulK8s && consulK8sHelmValues({
+      clusterName: this.clusterName, serversNamespace: this.namespace, serverHost: this.fqdn('server'),
+      datacenter: this.datacenter, domain: this.domain, acls: (props.acl?.enabled ?? true),
+      tls: this.resolved.tls && { caSecret: this.resolved.tls.ca }, grpcPort: CONSUL_PORTS.grpc, httpPort: this.meshControlPlane.httpPort,
+      consulK8s: this.resolved.consulK8s,
+    });
     this.serverAddresses = Array.from({ length: this.replicas }, (_, i) => `${this.clusterName}-server-${i}.${this.fqdn('server')}`);
     this.http = this.resolved.uiAccess ? endpoint(this.fqdn('ui'), this.resolved.tls !== undefined) : undefined;
-    this.agent = {
-      ...endpoint(this.fqdn('agent'), this.resolved.tls !== undefined),
-      clusterName: this.clusterName, datacenter: this.datacenter, domain: this.domain,
-      namespace: this.namespace, podSelector: this.agentPodSelector,
-    };
     this.dns = { serviceName: `${this.clusterName}-dns`, host: this.fqdn('dns'), port: 53, ...(dnsClusterIp ? { clusterIp: dnsClusterIp } : {}) };
     this.coreDnsServerBlock = coreDnsServerBlock(this.domain, dnsClusterIp,
       `kubectl -n ${this.namespace} get service ${this.dns.serviceName} -o jsonpath='{.spec.clusterIP}'`);
@@ -416,6 +457,23 @@ export class ConsulCluster extends Construct {
     this.networkPolicies();
   }
 
+  /**
+   * A cluster defined in another program (the platform team's), for an app team's
+   * registrations and mesh services: the same addresses and selectors the cluster itself
+   * publishes, from the few settings that decide them.
+   */
+  public static fromAttributes(attributes: ConsulClusterAttributes): ConsulClusterReference {
+    const scope = 'ConsulCluster.fromAttributes';
+    return referenceOf({
+      name: checkDns1035Label(scope, 'name', checkPresent(scope, 'name', attributes?.name, "the platform's ConsulCluster name")),
+      namespace: checkDns1123Label(scope, 'namespace', checkPresent(scope, 'namespace', attributes.namespace, "the platform's ConsulCluster namespace")),
+      tls: attributes.tls ?? false,
+      datacenter: checkDns1123Label(scope, 'datacenter', attributes.datacenter ?? 'dc1'),
+      domain: checkDns1123Label(scope, 'domain', attributes.domain ?? 'consul'),
+      clusterDomain: checkDns1123Subdomain(scope, 'clusterDomain', attributes.clusterDomain ?? 'cluster.local'),
+    });
+  }
+
   private resolveReplicas(props: ConsulClusterProps): number {
     const development = props.developmentSingleServer ?? false;
     const replicas = props.replicas ?? (development ? 1 : 3);
@@ -449,6 +507,7 @@ export class ConsulCluster extends Construct {
     const tls = props.tls && this.resolveTls(props.tls);
     const uiAccess = props.uiAccess && checkPeers(this, 'uiAccess', props.uiAccess);
     const metricsScrapers = props.metricsScrapers && checkPeers(this, 'metricsScrapers', props.metricsScrapers);
+    const consulK8s = props.consulK8s && resolveConsulK8s(this, 'consulK8s', props.consulK8s, this.clusterName);
     const storageSize = checkQuantity(this, 'storageSize', props.storageSize ?? '10Gi');
     if (!(quantityValue(storageSize) > 0)) invalid(this, 'storageSize', storageSize, 'must be a positive quantity such as 10Gi');
     const reconnectTimeout = props.reconnectTimeout ?? '72h';
@@ -490,6 +549,7 @@ export class ConsulCluster extends Construct {
       agentFile: renderConfig(agentConfig(common)),
       uiAccess,
       metricsScrapers,
+      consulK8s,
     };
   }
 
@@ -752,7 +812,10 @@ export class ConsulCluster extends Construct {
     const serfLan = policyPorts(tcpAndUdp('serflan', CONSUL_PORTS.serfLan));
     const rpcAndSerfLan = [policyPort(CONSUL_PORTS.server), ...serfLan];
     const serverToServer = [...rpcAndSerfLan, ...policyPorts(tcpAndUdp('serfwan', CONSUL_PORTS.serfWan))];
-    const { uiAccess, metricsScrapers } = this.resolved;
+    const { uiAccess, metricsScrapers, consulK8s } = this.resolved;
+    // consul-k8s's init container and sidecar (mesh pods) and its control plane use gRPC and the HTTP(S) API.
+    const meshApi = [policyPort(CONSUL_PORTS.grpc), policyPort(this.meshControlPlane.httpPort)];
+    const meshPods: k8s.NetworkPolicyPeer = { namespaceSelector: {}, podSelector: { matchLabels: { [CONSUL_MESH_LABEL]: this.clusterName } } };
     const http = policyPorts(this.httpPorts());
     const scrapes: k8s.NetworkPolicyIngressRule[] = metricsScrapers ? [{ from: metricsScrapers, ports: http }] : [];
     new PodNetworkPolicy(this, 'server-network-policy', {
@@ -761,15 +824,18 @@ export class ConsulCluster extends Construct {
         { from: [servers], ports: serverToServer },
         { from: [agents], ports: rpcAndSerfLan },
         { from: clusterDnsPeers(this), ports: policyPorts(tcpAndUdp('dns', CONSUL_PORTS.dns)) },
-        // Only mesh sidecars (consul-dataplane, gRPC) reach the servers directly; clients use
-        // their node's agent, so no pod can reach the servers' HTTP API (e.g. ACL bootstrap).
-        { from: [clients], ports: [policyPort(CONSUL_PORTS.grpc)] },
+        // Only mesh pods and consul-k8s reach the servers directly; registering pods use their
+        // node's agent and never reach the servers' API.
+        { from: [meshPods], ports: meshApi },
+        ...(consulK8s ? [{ from: [podsIn(consulK8s.namespace, CONSUL_K8S_POD_SELECTOR)], ports: meshApi }] : []),
         ...(uiAccess ? [{ from: uiAccess, ports: http }] : []),
         ...scrapes,
       ],
       egress: [
         { to: [servers], ports: serverToServer },
         { to: [agents], ports: serfLan },
+        // The Kubernetes auth method: servers review mesh pods' tokens with the API server.
+        ...(consulK8s ? [{ to: consulK8s.apiServer, ports: [policyPort(consulK8s.apiServerPort)] }] : []),
         clusterDnsEgress(this),
       ],
     });
@@ -791,6 +857,25 @@ export class ConsulCluster extends Construct {
   private policyMetadata(role: Role): { name: string; namespace: string; labels: Record<string, string>; podSelector: Record<string, string> } {
     return { name: `${this.clusterName}-${role}`, namespace: this.namespace, labels: this.labelsOf(role), podSelector: this.selector(role) };
   }
+}
+
+/** What decides where a cluster's agents and servers are reached. */
+type ReferenceInputs = Required<ConsulClusterAttributes>;
+
+/** The agent endpoint and mesh control plane of a cluster: one derivation for the construct and for fromAttributes. */
+function referenceOf(a: ReferenceInputs): ConsulClusterReference {
+  const fqdn = (suffix: string) => `${a.name}-${suffix}.${a.namespace}.svc.${a.clusterDomain}`;
+  const podSelector = (component: Role) => selectorLabels({ name: 'consul', instance: a.name, component });
+  return {
+    agent: {
+      ...endpoint(fqdn('agent'), a.tls),
+      clusterName: a.name, datacenter: a.datacenter, domain: a.domain, namespace: a.namespace, podSelector: podSelector('agent'),
+    },
+    meshControlPlane: {
+      clusterName: a.name, namespace: a.namespace, podSelector: podSelector('server'),
+      grpcPort: CONSUL_PORTS.grpc, httpPort: a.tls ? CONSUL_PORTS.https : CONSUL_PORTS.http,
+    },
+  };
 }
 
 function endpoint(host: string, tls: boolean): ConsulHttpEndpoint {

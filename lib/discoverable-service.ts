@@ -5,7 +5,7 @@ import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker, che
 import { addCircuitBreaker } from './consul-service-defaults';
 import { HealthSpec, ResolvedHealth } from './health';
 import { recommendedLabels, selectorLabels } from './labels';
-import { CONSUL_CLIENT_LABEL, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
+import { CONSUL_MESH_LABEL, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
 import { IServiceRegistration, RegistrationConfig } from './registration';
 import { ResourceRequirements, resolveResources } from './resources';
 import {
@@ -15,6 +15,7 @@ import {
 import { kubeObject } from './kube-object';
 import { claimServiceNames } from './name-claims';
 import { podDnsConfig } from './dns-config';
+import { ConsulServiceIntentions } from './consul-service-intentions';
 
 /** Transport protocol of a port. */
 export enum PortProtocol {
@@ -206,6 +207,8 @@ export class DiscoverableService extends Construct {
   public readonly podDisruptionBudget?: ApiObject;
   public readonly serviceAccount: ApiObject;
   public readonly networkPolicy?: PodNetworkPolicy;
+  /** Which mesh services may connect to this one: made by the first mesh consumer's `discover()`. */
+  public meshIntentions?: ConsulServiceIntentions;
   /** The registry's egress to these pods (its health checks), in the registry's namespace. */
   public readonly registryNetworkPolicy?: PodNetworkPolicy;
 
@@ -421,10 +424,12 @@ export class DiscoverableService extends Construct {
     this.bindings.add(binding);
     env.forEach((e) => this.addEnv(e.name, owner, e.value, e.shareable));
     if (target.inMesh) {
-      // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port.
+      // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port,
+      // and Consul (ACLs deny by default) must allow it with an intention.
       const listener = policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT);
       this.allowEgressTo(target.podPeer, [listener]);
       target.allowIngressFrom(this.podPeer, [], [listener]);
+      target.allowMeshSource(this.serviceName);
     } else {
       const port = target.endpointPort(endpoint.portName);
       this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)]);
@@ -433,6 +438,13 @@ export class DiscoverableService extends Construct {
     // A consumer reads the target's registry too: same client label, same egress.
     this.joinRegistry(target.registration, `discover(${target.serviceName})`);
     return endpoint;
+  }
+
+  private allowMeshSource(source: string): void {
+    this.meshIntentions ??= new ConsulServiceIntentions(this, 'consul-service-intentions', {
+      serviceName: this.serviceName, namespace: this.namespace, labels: this.labels,
+    });
+    this.meshIntentions.allow(source);
   }
 
   /** The app container's environment variable names, in order. */
@@ -527,10 +539,14 @@ export class DiscoverableService extends Construct {
         },
         spec: {
           serviceAccountName: this.serviceAccount.name,
-          automountServiceAccountToken: false,
+          // consul-k8s logs mesh pods in to Consul with their service account token (Kubernetes
+          // auth method) and rejects injection when no container mounts it; no other pod needs it.
+          automountServiceAccountToken: this.inMesh,
           // Service links would inject <SVC>_PORT=tcp://... and collide with discovery variables.
           enableServiceLinks: false,
-          dnsConfig: options.dnsConfig,
+          // consul-k8s's transparent-proxy DNS redirection sets the mesh pods' DNS itself and
+          // fails injection when a pod already has a dnsConfig (webhook/dns.go).
+          dnsConfig: this.inMesh ? undefined : options.dnsConfig,
           terminationGracePeriodSeconds: shutdown.gracePeriodSeconds,
           securityContext: {
             runAsNonRoot: true, runAsUser, runAsGroup: runAsUser, fsGroup: runAsUser,
@@ -610,8 +626,8 @@ function meshControlPlaneAccess(plane: ConsulMeshControlPlane): RegistrationConf
   const servers = podsIn(plane.namespace, plane.podSelector);
   return {
     registry: 'consul',
-    podLabels: { [CONSUL_CLIENT_LABEL]: plane.clusterName },
-    egress: [{ to: [servers], ports: [policyPort(plane.grpcPort)] }],
+    podLabels: { [CONSUL_MESH_LABEL]: plane.clusterName },
+    egress: [{ to: [servers], ports: [policyPort(plane.grpcPort), policyPort(plane.httpPort)] }],
   };
 }
 

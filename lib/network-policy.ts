@@ -10,6 +10,8 @@ import { checkDns1123Label, checkDns1123Subdomain, checkLabels, checkPresent, in
  */
 export const CONSUL_CLIENT_LABEL = 'discovery-kit.io/consul-client';
 export const ETCD_CLIENT_LABEL = 'discovery-kit.io/etcd-client';
+/** Mesh pods carry `<label>: <Consul cluster name>`; the servers admit them to gRPC and the HTTP(S) API. */
+export const CONSUL_MESH_LABEL = 'discovery-kit.io/consul-mesh';
 
 /** Selects the pods matching `podSelector` in one namespace (by its immutable name label). */
 export function podsIn(namespace: string, podSelector: Record<string, string>): k8s.NetworkPolicyPeer {

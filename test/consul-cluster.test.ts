@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { consulClusterOf, buildExampleApp } from '../examples/discovery-setup';
-import { CONSUL_CLIENT_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption, KUBE_DNS_PEER } from '../lib';
+import { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption, KUBE_DNS_PEER } from '../lib';
 import { invalidDurations, unknownConfigKeys } from './support/consul-config-keys';
 import { Exemption, qualityViolations } from './support/quality';
 import type { KubeObject } from './support/schema';
@@ -289,7 +289,8 @@ describe('ConsulCluster with defaults', () => {
       { peers: [servers], ports: [...rpcAndLan, '8302/TCP', '8302/UDP'] },
       { peers: [agents], ports: rpcAndLan },
       { peers: [KUBE_DNS_PEER], ports: ['8600/TCP', '8600/UDP'] },
-      { peers: [clients], ports: ['8502/TCP'] },
+      // Mesh pods only: registering clients reach their node's agent, never the servers.
+      { peers: [{ namespaceSelector: {}, podSelector: { matchLabels: { [CONSUL_MESH_LABEL]: 'consul' } } }], ports: ['8502/TCP', '8500/TCP'] },
     ]);
     expect(rulesOf(objects, 'consul-server', 'egress')).toEqual([
       { peers: [servers], ports: [...rpcAndLan, '8302/TCP', '8302/UDP'] },
@@ -440,7 +441,7 @@ describe('ConsulCluster with TLS', () => {
     expect(portsOf(findObject(objects, 'Service', 'consul-agent').spec.ports)).toEqual(['https:8501/TCP', 'grpc:8502/TCP']);
     expect(portsOf(findObject(objects, 'Service', 'consul-ui').spec.ports)).toEqual(['https:8501/TCP']);
     expect(rulesOf(objects, 'consul-agent', 'ingress')[1].ports).toEqual(['8501/TCP', '8502/TCP']);
-    expect(rulesOf(objects, 'consul-server', 'ingress')[3].ports).toEqual(['8502/TCP']);
+    expect(rulesOf(objects, 'consul-server', 'ingress')[3].ports).toEqual(['8502/TCP', '8501/TCP']);
     expect(cluster.agent).toMatchObject({ scheme: 'https', port: 8501, url: 'https://consul-agent.consul.svc.cluster.local:8501' });
     expect(cluster.http?.url).toBe('https://consul-ui.consul.svc.cluster.local:8501');
     expect(cluster.tlsDnsNames).toEqual({

@@ -6,7 +6,7 @@ import { qualityViolations } from './support/quality';
 import { findObject, synthChart, testChart } from './support/synth';
 
 const CONTROL_PLANE: ConsulMeshControlPlane = {
-  clusterName: 'consul', namespace: 'consul', grpcPort: 8502,
+  clusterName: 'consul', namespace: 'consul', grpcPort: 8502, httpPort: 8500,
   podSelector: { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'server' },
 };
 const servers = {
@@ -44,14 +44,52 @@ describe('DiscoverableServices in the Consul mesh with circuit breaking', () => 
     expect(override.passiveHealthCheck).toMatchObject({ maxFailures: 5, maxEjectionPercent: 50, interval: '10s', baseEjectionTime: '30s' });
   });
 
-  it('puts the pods in the mesh and lets their sidecars reach the servers over gRPC', () => {
+  it("puts the pods in the mesh and lets consul-k8s's init container and sidecar reach the servers over gRPC and the HTTP API", () => {
     for (const name of ['payment-service', 'order-service']) {
       const deployment = findObject(objects, 'Deployment', name);
       expect(deployment.spec.template.metadata.annotations).toEqual({ 'consul.hashicorp.com/connect-inject': 'true' });
-      expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-client']).toBe('consul');
-      expect(deployment.spec.selector.matchLabels['discovery-kit.io/consul-client']).toBeUndefined();
-      expect(findObject(objects, 'NetworkPolicy', name).spec.egress).toContainEqual({ to: [servers], ports: [{ port: 8502, protocol: 'TCP' }] });
+      expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-mesh']).toBe('consul');
+      expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-client']).toBeUndefined();
+      expect(deployment.spec.selector.matchLabels['discovery-kit.io/consul-mesh']).toBeUndefined();
+      expect(findObject(objects, 'NetworkPolicy', name).spec.egress).toContainEqual({
+        to: [servers], ports: [{ port: 8502, protocol: 'TCP' }, { port: 8500, protocol: 'TCP' }],
+      });
     }
+  });
+
+  it('mounts the service account token on mesh pods only (consul-k8s logs them in with it) and leaves their DNS to consul-k8s', () => {
+    for (const name of ['payment-service', 'order-service']) {
+      const pod = findObject(objects, 'Deployment', name).spec.template.spec;
+      expect(pod.automountServiceAccountToken).toBe(true);
+      expect(pod.serviceAccountName).toBe(name);
+      expect(pod.dnsConfig).toBeUndefined();
+    }
+    const chart = testChart();
+    new DiscoverableService(chart, 'plain', { image: 'ghcr.io/acme/plain:1.0.0' });
+    const plain = findObject(synthChart(chart), 'Deployment', 'plain').spec.template.spec;
+    expect(plain.automountServiceAccountToken).toBe(false);
+    expect(plain.dnsConfig).toEqual({ options: [{ name: 'ndots', value: '4' }] });
+  });
+
+  it('allows exactly the bound consumers with one ServiceIntentions per destination', () => {
+    expect(findObject(objects, 'ServiceIntentions', 'payment-service', 'production').spec).toEqual({
+      destination: { name: 'payment-service' },
+      sources: [{ name: 'order-service', action: 'allow' }],
+    });
+    expect(objects.filter((o) => o.kind === 'ServiceIntentions').map((o) => o.metadata.name)).toEqual(['payment-service']);
+  });
+
+  it('gathers every consumer of a destination into its one ServiceIntentions, sorted', () => {
+    const chart = testChart();
+    const mesh = (name: string) => new DiscoverableService(chart, name, {
+      image: `ghcr.io/acme/${name}:1.0.0`, meshControlPlane: CONTROL_PLANE, circuitBreaker: { protocol: MeshProtocol.HTTP },
+    });
+    const target = mesh('inventory');
+    mesh('web').discover(target);
+    mesh('checkout').discover(target);
+    expect(findObject(synthChart(chart), 'ServiceIntentions', 'inventory').spec.sources).toEqual([
+      { name: 'checkout', action: 'allow' }, { name: 'web', action: 'allow' },
+    ]);
   });
 
   it("opens only the sidecar's public listener between consumer and target, never the app port", () => {

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Testing, Yaml } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { buildExampleApp } from '../examples/discovery-setup';
+import { buildExampleApp, consulClusterOf } from '../examples/discovery-setup';
+import { platformHandoffFiles } from '../examples/handoff';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthApp } from './support/synth';
 
@@ -16,6 +17,15 @@ describe('the example discovery setup', () => {
       const committed = readFileSync(join(__dirname, '..', 'dist', `${chart.node.id}.k8s.yaml`), 'utf8');
       expect(Yaml.stringify(...chart.toJson()), `dist/${chart.node.id}.k8s.yaml is stale: run npm run synth`).toBe(committed);
     }
+  });
+
+  it('matches the committed platform hand-off files (CoreDNS block, consul-k8s values) byte for byte', () => {
+    const files = platformHandoffFiles(consulClusterOf(app));
+    expect(Object.keys(files).sort()).toEqual(['consul-k8s.values.yaml', 'consul.coredns']);
+    for (const [name, content] of Object.entries(files)) {
+      expect(readFileSync(join(__dirname, '..', 'dist', name), 'utf8'), `dist/${name} is stale: run npm run synth`).toBe(content);
+    }
+    expect(files['consul.coredns']).toBe('consul:53 {\n    errors\n    cache 30\n    forward . 10.96.0.53\n}\n');
   });
 
   it.each(SERVICES)('%s has every discovery object in production', (name) => {
@@ -100,7 +110,7 @@ describe('the example discovery setup', () => {
       const deployment = findObject(objects, 'Deployment', name, 'mesh');
       expect(deployment.spec.template.metadata.annotations['consul.hashicorp.com/connect-inject']).toBe('true');
       expect(deployment.spec.template.spec.containers.map((c: any) => c.name)).toEqual([name]);
-      expect(findObject(objects, 'NetworkPolicy', name, 'mesh').spec.egress).toContainEqual(expect.objectContaining({ ports: [{ port: 8502, protocol: 'TCP' }] }));
+      expect(findObject(objects, 'NetworkPolicy', name, 'mesh').spec.egress).toContainEqual(expect.objectContaining({ ports: [{ port: 8502, protocol: 'TCP' }, { port: 8500, protocol: 'TCP' }] }));
     }
     expect(findObject(objects, 'NetworkPolicy', 'inventory-service', 'mesh').spec.ingress.map((r: any) => r.ports))
       .toEqual([[{ port: 20000, protocol: 'TCP' }]]);

@@ -3,7 +3,7 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
-  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceResolver, DiscoverableService,
+  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver, DiscoverableService,
   DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
 } from '../lib';
 
@@ -32,7 +32,7 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
     baseline: {
       image: IMAGE, ports: [{ name: 'http', port: 8080 }], secretEnv: { DB_PASSWORD: { secretName: 'db', key: 'password' } },
       circuitBreaker: { protocol: MeshProtocol.HTTP },
-      meshControlPlane: { clusterName: 'consul', namespace: 'consul', podSelector: { 'app.kubernetes.io/name': 'consul' }, grpcPort: 8502 },
+      meshControlPlane: { clusterName: 'consul', namespace: 'consul', podSelector: { 'app.kubernetes.io/name': 'consul' }, grpcPort: 8502, httpPort: 8500 },
     },
     build: (chart, props) => new DiscoverableService(chart, 'payment-service', props),
   },
@@ -41,6 +41,7 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
       gossipEncryption: GossipEncryption.disabled(),
       acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
       tls: { ca: { secretName: 'consul-ca', secretKey: 'tls.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
+      consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '192.0.2.10/32' } }] },
     },
     build: (chart, props) => new ConsulCluster(chart, 'consul', props),
   },
@@ -67,6 +68,10 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
   ConsulServiceResolverProps: {
     baseline: { protocol: MeshProtocol.HTTP, connectTimeout: Duration.seconds(3) },
     build: (chart, props) => new ConsulServiceResolver(chart, 'payment-service', props),
+  },
+  ConsulServiceIntentionsProps: {
+    baseline: { allowedSources: ['order-service'] },
+    build: (chart, props) => new ConsulServiceIntentions(chart, 'payment-service', props),
   },
   RestrictedNamespaceProps: {
     baseline: {},

@@ -159,3 +159,26 @@ export const SERVICE_RESOLVER_SCHEMA = crd({
     subsets: { type: 'object', additionalProperties: { type: 'object', properties: { filter: string, onlyPassing: boolean } } },
   },
 });
+
+/**
+ * ServiceIntentions, the L4 subset this package writes plus the sibling fields of a source,
+ * from the Go types of hashicorp/consul-k8s v1.9.11 (commit 2280543a),
+ * control-plane/api/v1alpha1/serviceintentions_types.go: `action` is allow or deny, and a
+ * source has either an action or L7 permissions (not transcribed: never written here).
+ */
+export const SERVICE_INTENTIONS_SCHEMA: OpenApiSchema = crd({
+  type: 'object',
+  properties: {
+    destination: { type: 'object', properties: { name: string, namespace: string } },
+    sources: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          name: string, namespace: string, peer: string, partition: string, samenessGroup: string, description: string,
+          action: { type: 'string', enum: ['allow', 'deny'] },
+        },
+      },
+    },
+  },
+});

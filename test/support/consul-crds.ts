@@ -1,5 +1,5 @@
 import Ajv, { ErrorObject } from 'ajv';
-import { OpenApiSchema, SERVICE_DEFAULTS_SCHEMA, SERVICE_RESOLVER_SCHEMA } from './consul-crd-schemas';
+import { OpenApiSchema, SERVICE_DEFAULTS_SCHEMA, SERVICE_INTENTIONS_SCHEMA, SERVICE_RESOLVER_SCHEMA } from './consul-crd-schemas';
 import { KubeObject, ObjectValidator, registerCustomValidator } from './schema';
 
 const API_VERSION = 'consul.hashicorp.com/v1alpha1';
@@ -48,10 +48,11 @@ export function crdValidator(kind: string, schema: OpenApiSchema): ObjectValidat
 
 let registered = false;
 
-/** Registers schema checks for ServiceDefaults and ServiceResolver with synthChart; safe to call repeatedly. */
+/** Registers schema checks for ServiceDefaults, ServiceResolver and ServiceIntentions with synthChart; safe to call repeatedly. */
 export function registerConsulCrdValidators(): void {
   if (registered) return;
   registerCustomValidator(API_VERSION, 'ServiceDefaults', crdValidator('ServiceDefaults', SERVICE_DEFAULTS_SCHEMA));
   registerCustomValidator(API_VERSION, 'ServiceResolver', crdValidator('ServiceResolver', SERVICE_RESOLVER_SCHEMA));
+  registerCustomValidator(API_VERSION, 'ServiceIntentions', crdValidator('ServiceIntentions', SERVICE_INTENTIONS_SCHEMA));
   registered = true;
 }
