@@ -3,15 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../examples/discovery-setup';
 import { DEFAULT_NDOTS, DiscoverableService } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
-import { findObject, synthApp, synthChart, testChart } from './support/synth';
+import { findObject, hostNames, synthApp, synthChart, testChart } from './support/synth';
 
 const objects = synthApp(buildExampleApp(Testing.app()));
 const podSpecs = objects.filter((o) => o.spec?.template?.spec).map((o) => ({ name: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec }));
-
-/** Host names in an env value: URLs, host:port lists, SRV names and bare FQDNs. */
-function hostNames(value: string): string[] {
-  return value.split(',').map((v) => v.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '')).filter((h) => /^[_a-z0-9-]+(\.[_a-z0-9-]+)+$/.test(h));
-}
 
 describe('resolver ndots', () => {
   it('every pod of the example resolves with ndots 4, but mesh pods, whose DNS consul-k8s sets', () => {

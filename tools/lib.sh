@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by tools/ensure-*.sh: where per-machine builds go, and how a real component is built
 # from the Go module proxy once per machine. Nothing built here is ever written into the clone.
 
@@ -41,4 +42,25 @@ dk_go_build() {
   mv -f "$out.tmp.$$" "$out"
   dk_log "built $name in $(( $(date +%s) - start )) s"
   printf '%s\n' "$out"
+}
+
+# dk_apt_install PACKAGE...
+# Installs Debian packages (apt-get update first), as root or with passwordless sudo; fails
+# with a message saying what to install when neither apt-get nor the privilege is there.
+dk_apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    dk_log "no apt-get here: install $* by hand, then run the tests again"
+    return 1
+  fi
+  if [ "$(id -u)" -eq 0 ]; then
+    as_root=""
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    as_root="sudo -n"
+  else
+    dk_log "need root or passwordless sudo to apt-get install $*"
+    return 1
+  fi
+  dk_log "installing $* (apt-get update, then apt-get install -y --no-install-recommends)"
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
+  $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
 }

@@ -45,3 +45,8 @@ export function findContainer(workload: KubeObject, name: string): any {
 export function envOf(container: any, name: string): any {
   return (container.env ?? []).find((e: any) => e.name === name);
 }
+
+/** Host names in an env value: URLs, host:port lists, SRV names and bare FQDNs. */
+export function hostNames(value: string): string[] {
+  return value.split(',').map((v) => v.replace(/^[a-z]+:\/\//, '').replace(/:\d+$/, '')).filter((h) => /^[_a-z0-9-]+(\.[_a-z0-9-]+)+$/.test(h));
+}
