@@ -9,6 +9,9 @@ import { checkInteger } from './validation';
  * domains (six wasted A and AAAA queries) before the absolute query succeeds. With 4 the
  * absolute name goes first; names with fewer dots (`payment-service`,
  * `payment-service.production`, `api.example.com`) still walk the search list exactly as before.
+ * The trade-off: a name of 4+ dots that exists only under a search suffix costs glibc one
+ * extra query pair, and musl (Alpine), which never searches such names, stops resolving it;
+ * set `ndots` on the service for such a workload.
  */
 export const DEFAULT_NDOTS = 4;
 
