@@ -1,14 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-// `npm run test:e2e`: the tiers that need components built from the Go module proxy.
+// `npm run test:e2e`: the tiers that run Go-built real components (cyclonus). The globalSetup
+// builds whatever this machine's cache lacks.
 export default defineConfig({
   test: {
     include: ['test/e2e/**/*.test.ts'],
-    // Builds (once per machine, into the cache outside the clone) what the tiers run.
     globalSetup: ['./test/e2e/support/global-setup.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
+    // Two test files at a time fit the 2-core machines.
     maxWorkers: 2,
-    testTimeout: 120_000,
-    // A cold build of a Go component can take minutes on a 2-core machine.
-    hookTimeout: 1_800_000,
+    testTimeout: 180_000,
+    hookTimeout: 180_000,
   },
 });

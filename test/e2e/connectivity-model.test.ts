@@ -1,5 +1,6 @@
-import { describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KubeObject } from '../support/schema';
+import { binaryPath } from './support/binaries';
 import { allowedFlowKeys, connectivityModel, evaluateWithCyclonus, parseQueryTraffic } from './support/connectivity';
 
 /* The connectivity model's derivation (test/e2e/support/connectivity.ts) on small hand-written manifests. */
@@ -113,7 +114,7 @@ describe('evaluateWithCyclonus', () => {
       policy('shop', 'web', { app: 'web' }, { ingress: [{ from: [{ podSelector: { matchLabels: { app: 'api' } } }], ports: [{ port: 'http' }] }], egress: [] }),
       policy('shop', 'dns', { app: 'dns' }, { ingress: [], egress: [] }),
     ]);
-    expect(allowedFlowKeys(evaluateWithCyclonus(inject('cyclonus'), model))).toEqual([
+    expect(allowedFlowKeys(evaluateWithCyclonus(binaryPath('cyclonus'), model))).toEqual([
       'shop/api -> ipBlock 10.0.0.0/8 443/TCP',
       'shop/api -> shop/web 8080/TCP',
     ]);

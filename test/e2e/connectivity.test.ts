@@ -1,9 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdk8s';
-import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../../examples/discovery-setup';
 import { CONSUL_CLIENT_LABEL, ETCD_CLIENT_LABEL, KUBE_DNS_PEER, setClusterDns } from '../../lib';
+import { binaryPath } from './support/binaries';
 import {
   ConnectivityModel, PeerDraft, Verdict, allowedFlowKeys, connectivityModel, diffFlows, evaluateWithCyclonus, flowKey, loadManifests,
 } from './support/connectivity';
@@ -149,7 +150,7 @@ describe('the NetworkPolicies of dist/, evaluated by cyclonus', () => {
 
   beforeAll(() => {
     model = connectivityModel(distObjects(), { extraPeers: EXTRA_PEERS });
-    verdicts = evaluateWithCyclonus(inject('cyclonus'), model);
+    verdicts = evaluateWithCyclonus(binaryPath('cyclonus'), model);
   });
 
   it('models one pod per workload of dist/, plus cluster DNS, which the policies name', () => {
@@ -186,7 +187,7 @@ describe('the NetworkPolicies of dist/, evaluated by cyclonus', () => {
       ...p,
       spec: { ...p.spec, egress: p.spec.egress.filter((r: any) => !r.to.some((t: any) => t.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'payment-service')) },
     }));
-    const changed = evaluateWithCyclonus(inject('cyclonus'), { ...model, policies });
+    const changed = evaluateWithCyclonus(binaryPath('cyclonus'), { ...model, policies });
     expect(diffFlows(allowedFlowKeys(changed), allowedFlowKeys(verdicts))).toEqual({ missing: [`${ORDER} -> ${PAYMENT} 8080/TCP`], extra: [] });
   });
 });
@@ -200,7 +201,7 @@ describe('setClusterDns with NodeLocal DNSCache (an ipBlock), evaluated by cyclo
     buildExampleApp(app);
     const model = connectivityModel(app.charts.flatMap((c) => c.toJson()));
     expect(model.peers.find((p) => p.id === CACHE)?.ip).toBe('169.254.20.10');
-    const verdicts = evaluateWithCyclonus(inject('cyclonus'), model);
+    const verdicts = evaluateWithCyclonus(binaryPath('cyclonus'), model);
     const dnsFlows = allowedFlowKeys(verdicts).filter((k) => k.includes(CACHE) || k.includes(KUBE_DNS));
     expect(dnsFlows).toEqual([
       ...WORKLOADS.flatMap((w) => [CACHE, KUBE_DNS].flatMap((dns) => DNS.map((p) => `${w} -> ${dns} ${p}`))),

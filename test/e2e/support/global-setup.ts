@@ -1,30 +1,29 @@
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import type { TestProject } from 'vitest/node';
+import { basename, join } from 'node:path';
+import { binaryEnvName, ENSURE_SCRIPTS } from './binaries';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** The cyclonus binary (tools/ensure-cyclonus.sh). */
-    cyclonus: string;
+/**
+ * vitest globalSetup of `npm run test:e2e`: builds every real component the e2e tiers run
+ * (once per machine, into the cache outside the clone) and exports their paths to the test
+ * workers. Nothing is skipped: a component that cannot be built fails the run, with the
+ * script's own explanation (e.g. which Go to install) above the error.
+ */
+export default function setup(): void {
+  for (const [script, binaries] of Object.entries(ENSURE_SCRIPTS)) {
+    const path = join(__dirname, '..', '..', '..', 'tools', script);
+    process.stdout.write(`e2e global-setup: sh ${path} (builds ${binaries.join(', ')} if missing)\n`);
+    const started = Date.now();
+    const result = spawnSync('sh', [path], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
+    if (result.status !== 0) {
+      throw new Error(`tools/${script} failed (${result.error?.message ?? `exit status ${result.status ?? result.signal}`}): `
+        + `the e2e tests need ${binaries.join(', ')}; see the script's messages above`);
+    }
+    const printed = result.stdout.trim().split('\n');
+    for (const binary of binaries) {
+      const found = printed.find((p) => basename(p) === binary);
+      if (!found) throw new Error(`tools/${script} printed no path for ${binary}: ${JSON.stringify(result.stdout)}`);
+      process.env[binaryEnvName(binary)] = found;
+    }
+    process.stdout.write(`e2e global-setup: ${binaries.join(', ')} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   }
-}
-
-const TOOLS = join(__dirname, '..', '..', '..', 'tools');
-
-/** Runs tools/<script>, which builds its component if missing and prints its path last. */
-function ensure(script: string): string {
-  const path = join(TOOLS, script);
-  process.stdout.write(`e2e global-setup: sh ${path}\n`);
-  const result = spawnSync('sh', [path], { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' });
-  const printed = result.stdout?.trim().split('\n').pop();
-  if (result.status !== 0 || !printed) {
-    const reason = result.error?.message ?? `exit status ${result.status ?? result.signal}`;
-    throw new Error(`${path} failed (${reason}); see its messages above`);
-  }
-  return printed;
-}
-
-/** vitest globalSetup of the e2e tier: every component is built or found before any test runs. */
-export default function setup(project: TestProject): void {
-  project.provide('cyclonus', ensure('ensure-cyclonus.sh'));
 }
