@@ -296,7 +296,9 @@ export function evaluateWithCyclonus(cyclonus: string, model: ConnectivityModel)
     const trafficPath = join(dir, 'traffic.json');
     writeFileSync(policyPath, JSON.stringify({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicyList', items: model.policies }));
     writeFileSync(trafficPath, JSON.stringify(traffic));
-    const result = spawnSync(cyclonus, ['analyze', '--mode', 'query-traffic', '--policy-path', policyPath, '--traffic-path', trafficPath], {
+    // Policies as written: cyclonus's optional simplification rewrites port sets (its own TODOs say not every case).
+    const args = ['analyze', '--mode', 'query-traffic', '--simplify-policies=false', '--policy-path', policyPath, '--traffic-path', trafficPath];
+    const result = spawnSync(cyclonus, args, {
       encoding: 'utf8', maxBuffer: 512 * 1024 * 1024,
     });
     if (result.status !== 0) {
