@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // test/e2e needs components built from the Go module proxy: `npm run test:e2e`.
+    exclude: [...configDefaults.exclude, 'test/e2e/**'],
     // Installs the real etcd, etcdctl and busybox the fault tests run, when missing.
     globalSetup: ['./test/support/global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
