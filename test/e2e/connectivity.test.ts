@@ -33,8 +33,10 @@ const OUTSIDER = 'elsewhere/unlabelled-pod';
 const CONSUL_LABELLED = 'elsewhere/consul-client-labelled-pod';
 const ETCD_LABELLED = 'elsewhere/etcd-client-labelled-pod';
 const INTERNET = 'internet 203.0.113.10';
-// consul-k8s's connect-injector (labels of its Helm chart's Deployment), which the mesh chart needs.
-const CONNECT_INJECTOR = 'consul/consul-k8s-connect-injector';
+// consul-k8s's control plane (its pods carry app=consul) in the release namespace the example names.
+const CONSUL_K8S = 'consul-k8s/app=consul';
+// The API server endpoint the example's servers call for TokenReview (consul-k8s's Kubernetes auth method).
+const API_SERVER = 'ipBlock 10.0.0.10/32';
 
 const elsewhere = (id: string, labels: Record<string, string>, origin: string): Omit<PeerDraft, 'workload'> => ({
   id, pod: { namespace: 'elsewhere', namespaceLabels: {}, labels }, ports: [], origin,
@@ -44,12 +46,6 @@ const EXTRA_PEERS: Omit<PeerDraft, 'workload'>[] = [
   elsewhere(CONSUL_LABELLED, { [CONSUL_CLIENT_LABEL]: 'consul' }, 'probe: any pod that labels itself a Consul client'),
   elsewhere(ETCD_LABELLED, { [ETCD_CLIENT_LABEL]: 'etcd' }, 'probe: any pod that labels itself an etcd client'),
   { id: INTERNET, ip: '203.0.113.10', ports: [{ port: 443, protocol: 'TCP' }], origin: 'probe: an address outside the cluster' },
-  {
-    id: CONNECT_INJECTOR,
-    pod: { namespace: 'consul', namespaceLabels: {}, labels: { app: 'consul', chart: 'consul-helm', release: 'consul', component: 'connect-injector' } },
-    ports: [{ port: 8080, protocol: 'TCP', name: 'webhook-server' }],
-    origin: "consul-k8s's connect-injector (charts/consul/templates/connect-inject-deployment.yaml)",
-  },
 ];
 
 /**
@@ -57,10 +53,8 @@ const EXTRA_PEERS: Omit<PeerDraft, 'workload'>[] = [
  * of today's dist/), marked with its id, so narrowing a policy shows up as a missing flow to drop.
  */
 const FINDINGS = {
-  F1: "consul-agent's egress rule `{ to: [clients] }` names no ports: agents may reach every TCP and UDP port of any pod, in any namespace, labelled a Consul client. Health checks need only each registered service's check port (payment-service and order-service: http 8080); discovery-kit's own services narrow it on their ingress side, other labelled pods do not.",
   F2: 'The client labels are self-asserted and cluster-wide (`namespaceSelector: {}`): any pod in any namespace that labels itself `discovery-kit.io/consul-client: consul` reaches the agents\' HTTP API; `discovery-kit.io/etcd-client: etcd` reaches etcd\'s client port. ACLs (default deny) and etcd client certificates are the only guard.',
   F3: "consul-agent admits Consul clients on gRPC 8502, but no pod of the system uses an agent's gRPC: registration sidecars use HTTP 8500 and mesh sidecars (consul-dataplane) go to the servers; in-system pods are kept off it only by their own egress.",
-  F4: 'consul-server admits every Consul client on gRPC 8502, but only mesh sidecars need it: registration-only services carry the same label, and their own egress is all that keeps them off the servers.',
   F5: 'etcd members reach each other on the client port 2379 (for `etcdctl --cluster` inside a member, lib/etcd-cluster.ts); etcd itself needs only 2380 between members.',
 } as const;
 type FindingId = keyof typeof FINDINGS;
@@ -89,29 +83,18 @@ const EXPECTED: Need[] = [
   need(ORDER, AGENTS, ['8500/TCP'], "registry: order-service's sidecar registers, and order-service reads payment-service's registry"),
   need(AGENTS, PAYMENT, ['8080/TCP'], "health check: the agent's HTTP check of payment-service's readiness (http)"),
   need(AGENTS, ORDER, ['8080/TCP'], "health check: the agent's HTTP check of order-service's readiness (http)"),
-  need(AGENTS, CONSUL_LABELLED, ['other/TCP', 'other/UDP'], 'health checks to any port of any labelled pod', 'F1'),
   need(CONSUL_LABELLED, AGENTS, ['8500/TCP'], "any self-labelled pod to the agents' HTTP API", 'F2'),
   need(CONSUL_LABELLED, AGENTS, ['8502/TCP'], "any self-labelled pod to the agents' gRPC", 'F3'),
-  need(CONSUL_LABELLED, SERVERS, ['8502/TCP'], "any self-labelled pod to the servers' gRPC", 'F4'),
   need(ETCD, ETCD, ['2380/TCP'], 'etcd peers: raft on the peer port'),
   need(ETCD, ETCD, ['2379/TCP'], 'etcdctl --cluster inside a member', 'F5'),
   need(USER, ETCD, ['2379/TCP'], "registry: user-service's lease sidecar (etcd client API, mTLS)"),
   need(ETCD_LABELLED, ETCD, ['2379/TCP'], "any self-labelled pod to etcd's client port", 'F2'),
   need(ORDER, PAYMENT, ['8080/TCP'], 'binding: order-service discover()s payment-service (http)'),
   need(CHECKOUT, INVENTORY, ['20000/TCP'], "binding (mesh): checkout-service discover()s inventory-service, sidecar to sidecar on Envoy's public listener"),
-  need(INVENTORY, SERVERS, ['8502/TCP'], 'mesh control plane: consul-dataplane gets its xDS config from the servers (gRPC)'),
-  need(CHECKOUT, SERVERS, ['8502/TCP'], 'mesh control plane: consul-dataplane gets its xDS config from the servers (gRPC)'),
-];
-
-/**
- * Flows the system needs that today's dist/ denies. Each is asserted denied, so fixing one
- * fails the test: then move it to EXPECTED.
- */
-const KNOWN_GAPS: Need[] = [
-  ...[INVENTORY, CHECKOUT].map((w) => need(w, SERVERS, ['8500/TCP'],
-    "mesh control plane: consul-k8s's connect-init init container polls the catalog through the servers' HTTP API before the sidecar starts (control-plane/subcommand/connect-init/command.go)")),
-  need(CONNECT_INJECTOR, SERVERS, ['8500/TCP', '8502/TCP'],
-    "mesh control plane: consul-k8s's endpoints controller registers mesh pods through the servers' HTTP API and finds them over gRPC"),
+  ...[INVENTORY, CHECKOUT].map((w) => need(w, SERVERS, ['8502/TCP', '8500/TCP'],
+    "mesh control plane: consul-dataplane's xDS over gRPC; connect-init logs in over gRPC and polls the catalog over the HTTP API (consul-k8s connect-init/command.go)")),
+  need(CONSUL_K8S, SERVERS, ['8502/TCP', '8500/TCP'], "consul-k8s's connect-injector and server-acl-init: catalog registration and config entries over the HTTP API, server discovery over gRPC"),
+  need(SERVERS, API_SERVER, ['6443/TCP'], "consul-k8s's Kubernetes auth method: the servers review mesh pods' tokens with the API server"),
 ];
 
 /** Flows that must stay denied, whatever else changes. */
@@ -130,6 +113,10 @@ const MUST_DENY: { flow: string; why: string }[] = [
   { flow: `${PAYMENT} -> ${INTERNET} 443/TCP`, why: 'no egress to the internet' },
   { flow: `${SERVERS} -> ${INTERNET} 443/TCP`, why: 'no egress to the internet (update checks are off)' },
   { flow: `${AGENTS} -> ${INVENTORY} 8080/TCP`, why: 'mesh services are agentless: no agent health checks' },
+  { flow: `${AGENTS} -> ${USER} 8080/TCP`, why: 'the agents check only the services registered with them (user-service registers in etcd)' },
+  { flow: `${AGENTS} -> ${PAYMENT} 9090/TCP`, why: "the agents reach a registered service on its check port only" },
+  { flow: `${CONSUL_LABELLED} -> ${SERVERS} 8502/TCP`, why: 'a registering (non-mesh) pod never reaches the servers' },
+  { flow: `${CONSUL_K8S} -> ${AGENTS} 8500/TCP`, why: 'consul-k8s talks to the servers only' },
 ];
 
 const keysOf = (needs: readonly Need[]) => needs.flatMap((n) => n.ports.map((p) => `${n.from} -> ${n.to} ${p}`));
@@ -153,10 +140,10 @@ describe('the NetworkPolicies of dist/, evaluated by cyclonus', () => {
     verdicts = evaluateWithCyclonus(binaryPath('cyclonus'), model);
   });
 
-  it('models one pod per workload of dist/, plus cluster DNS, which the policies name', () => {
+  it('models one pod per workload of dist/, plus the peers the policies name (cluster DNS, consul-k8s, the API server)', () => {
     expect(model.peers.filter((p) => p.workload).map((p) => p.id).sort()).toEqual([...WORKLOADS].sort());
     const extraIds = new Set(EXTRA_PEERS.map((p) => p.id));
-    expect(model.peers.filter((p) => !p.workload && !extraIds.has(p.id)).map((p) => p.id)).toEqual([KUBE_DNS]);
+    expect(model.peers.filter((p) => !p.workload && !extraIds.has(p.id)).map((p) => p.id).sort()).toEqual([CONSUL_K8S, API_SERVER, KUBE_DNS].sort());
     // The mesh pods' injected sidecar listener is in the model although no container declares it.
     expect(model.peers.find((p) => p.id === INVENTORY)?.ports).toContainEqual({ port: 20000, protocol: 'TCP' });
   });
@@ -171,10 +158,6 @@ describe('the NetworkPolicies of dist/, evaluated by cyclonus', () => {
   it('denies the flows that must stay denied', () => {
     const allowed = MUST_DENY.filter((d) => verdictOf(verdicts, d.flow)).map((d) => `${d.flow} (${d.why})`);
     expect(allowed).toEqual([]);
-  });
-
-  it('still denies the known gaps (when one is allowed, move it to EXPECTED)', () => {
-    expect(keysOf(KNOWN_GAPS).filter((k) => verdictOf(verdicts, k))).toEqual([]);
   });
 
   it('gives every finding an allowed flow as evidence', () => {
