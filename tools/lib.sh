@@ -64,3 +64,10 @@ dk_apt_install() {
   $as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >&2
   $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$@" >&2
 }
+
+# dk_module_version MODULE_DIR MODULE
+# The version of MODULE that the wrapper module MODULE_DIR requires: its go.mod is the one place
+# a version is bumped, and the cache key follows it.
+dk_module_version() {
+  awk -v m="$2" '$1 == m { print $2; exit }' "$1/go.mod"
+}

@@ -5,6 +5,8 @@
  * test workers inherit.
  */
 export const ENSURE_SCRIPTS = {
+  'ensure-kube.sh': ['kube-apiserver', 'kubectl', 'etcd'],
+  'ensure-kube-score.sh': ['kube-score'],
   'ensure-cyclonus.sh': ['cyclonus'],
 } as const;
 
