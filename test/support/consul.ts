@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
-import { CONSUL_PORTS } from '../../lib';
+import { CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_PORTS } from '../../lib';
 import type { KubeObject } from './schema';
 import { findObject } from './synth';
 import { Pod, Secrets, podWorkDir, sleep } from './pod';
@@ -151,6 +151,16 @@ function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** The tokens of the documented ACL setup. */
+export interface AclTokens {
+  readonly bootstrap: string;
+  readonly agent: string;
+  readonly dns: string;
+}
+
+/** Consul's built-in anonymous token (its accessor ID). */
+const ANONYMOUS_TOKEN = '00000000-0000-0000-0000-000000000002';
+
 /** Options of {@link ConsulTestCluster.start}. */
 export interface ConsulTestClusterOptions {
   /** Client agents to start (each stands for one node's DaemonSet pod). @default 1 */
@@ -257,7 +267,51 @@ export class ConsulTestCluster {
   async consul(pod: Pod, args: readonly string[], token?: string): Promise<string> {
     const result = await pod.exec(['consul', ...args], { env: token ? { CONSUL_HTTP_TOKEN: token } : {} });
     if (result.code !== 0) throw new Error(`consul ${args.join(' ')} in ${pod.name} failed (${result.code}): ${result.stderr}${result.stdout}`);
-    return result.stdout;
+    // Debian's 1.8.7 links Consul's sdk/testutil, whose init prints this when /tmp is read-only.
+    return result.stdout.replace(/^Cannot create \/tmp\/consul-test\. Reverting to \/tmp\n/, '');
+  }
+
+  /**
+   * The README's platform steps once the pods run: `consul acl bootstrap` in the first
+   * server, an agent token from `CONSUL_AGENT_POLICY_RULES` and a DNS token from
+   * `CONSUL_DNS_READ_POLICY_RULES`, stored as `{"acl":{"tokens":{"agent":…,"dns":…}}}` in the
+   * tokens Secret the pods mount. 1.8.7 has no `acl.tokens.dns` (see
+   * {@link KEYS_NEWER_THAN_1_8_7}): there the DNS policy goes to the anonymous token, the
+   * alternative `CONSUL_DNS_READ_POLICY_RULES` documents.
+   */
+  async setUpAcls(): Promise<AclTokens> {
+    const server = this.servers[0];
+    const bootstrap = JSON.parse(await this.consul(server, ['acl', 'bootstrap', '-format=json'])).SecretID;
+    await this.consul(server, ['acl', 'policy', 'create', '-name=consul-agents', `-rules=${CONSUL_AGENT_POLICY_RULES}`], bootstrap);
+    await this.consul(server, ['acl', 'policy', 'create', '-name=dns-read', `-rules=${CONSUL_DNS_READ_POLICY_RULES}`], bootstrap);
+    const agent = await this.createToken(['-description=consul agents', '-policy-name=consul-agents'], bootstrap);
+    const dns = await this.createToken(['-description=consul dns', '-policy-name=dns-read'], bootstrap);
+    await this.consul(server, ['acl', 'token', 'update', `-id=${ANONYMOUS_TOKEN}`, '-policy-name=dns-read'], bootstrap);
+    this.setTokensSecret({ acl: { tokens: { agent, dns } } });
+    return { bootstrap, agent, dns };
+  }
+
+  /** `consul acl token create <flags>`; returns the SecretID. */
+  async createToken(flags: readonly string[], token: string): Promise<string> {
+    return JSON.parse(await this.consul(this.servers[0], ['acl', 'token', 'create', ...flags, '-format=json'], token)).SecretID;
+  }
+
+  /** Creates or updates the ACL tokens Secret the generated pods mount, as 1.8.7 reads it. */
+  setTokensSecret(content: Record<string, any>): void {
+    const volume = this.generated.statefulSet.spec.template.spec.volumes.find((v: any) => v.name === 'acl-tokens');
+    if (!volume) throw new Error('the generated servers mount no ACL tokens Secret');
+    this.secrets.set(volume.secret.secretName, { [volume.secret.items[0].key]: JSON.stringify(forConsul187(content)) });
+  }
+
+  /** Waits until a pod's node is in the catalog (its agent could register it); resolves with the time taken. */
+  async waitForNode(pod: Pod, token: string, timeoutMs: number): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      const { status, body } = await this.api(pod, 'GET', `/v1/catalog/node/${pod.name}`, { token }).catch(() => ({ status: 0, body: null }));
+      if (status === 200 && body?.Node) return Date.now() - started;
+      if (Date.now() - started > timeoutMs) throw new Error(`node ${pod.name} was not in the catalog within ${timeoutMs} ms:\n${pod.logTail()}`);
+      await sleep(250);
+    }
   }
 
   /** Consul DNS SRV answers for a service, from a server's DNS port ([] when there is none). */

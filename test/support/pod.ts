@@ -165,17 +165,28 @@ export class Pod {
     const root = mkdtempSync(join(this.dir, 'root-'));
     const log = openSync(this.logFile, 'a');
     writeFileSync(log, `--- start ${this.starts} at ${new Date().toISOString()}: ${argv.join(' ').slice(0, 300)}\n`);
+    // Its own process group stands for the container's PID namespace: when the first process
+    // (PID 1 in a container) exits, every other process of the container is killed with it.
     const child = spawn('unshare', ['--mount', 'sh', POD_ROOT_SCRIPT, root, this.options.binDir, ...mounts, '--', ...argv], {
-      env, stdio: ['ignore', log, log],
+      env, stdio: ['ignore', log, log], detached: true,
     });
     closeSync(log);
     this.process = child;
-    this.exitPromise = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    const killGroup = () => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // the group is gone already
+      }
+    };
+    this.exitPromise = new Promise((resolve) => child.once('exit', (code) => {
+      killGroup();
+      resolve(code);
+    }));
     // A crashed test worker must not leave a pod running.
-    const killOnExit = () => child.kill('SIGKILL');
-    process.once('exit', killOnExit);
+    process.once('exit', killGroup);
     child.once('exit', () => {
-      process.removeListener('exit', killOnExit);
+      process.removeListener('exit', killGroup);
       rmSync(root, { recursive: true, force: true });
     });
   }
@@ -187,8 +198,10 @@ export class Pod {
   async stop(signal: NodeJS.Signals = 'SIGTERM', graceMs = 1000 * (this.options.container.terminationGracePeriodSeconds ?? 30)): Promise<number | null> {
     const child = this.process;
     if (!child || !this.running) return child?.exitCode ?? null;
-    child.kill(signal);
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    // kubelet signals PID 1 only; SIGKILL ends the whole container.
+    if (signal === 'SIGKILL') process.kill(-child.pid!, 'SIGKILL');
+    else child.kill(signal);
+    const timer = setTimeout(() => process.kill(-child.pid!, 'SIGKILL'), graceMs);
     try {
       return await this.exitPromise;
     } finally {
