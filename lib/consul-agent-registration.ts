@@ -236,22 +236,26 @@ case $POD_IP in *:*) POD_IP_URL="[$POD_IP]" ;; *) POD_IP_URL=$POD_IP ;; esac
 [ -z "\${CONSUL_HTTP_TOKEN:-}" ] || printf 'X-Consul-Token: %s\\n' "$CONSUL_HTTP_TOKEN" > "$HEADERS"
 
 PID=
-# Runs a command in the background and waits, so a TERM is handled while it runs.
+# Runs a command in the background, its stdout to file $1 and stderr to file $2, and waits, so
+# a TERM is handled while it runs. The redirections stay on the command: on the call they
+# would also capture what the TERM handler logs.
 background() {
-  "$@" &
+  out=$1 err=$2
+  shift 2
+  "$@" >"$out" 2>"$err" &
   PID=$!
   wait "$PID"
   status=$?
   PID=
   return "$status"
 }
-consul_call() { background timeout ${CALL_TIMEOUT_SECONDS} consul "$@" >"$OUT" 2>&1; }
+consul_call() { background /dev/null "$OUT" timeout ${CALL_TIMEOUT_SECONDS} consul "$@"; }
 # Asks the agent for its record of this pod; STATUS gets the HTTP status (200 registered,
 # 404 not, 000 or nothing: no answer). Not in $(...): a TERM must not wait for a subshell.
 lookup() {
   set -- -sS -o /dev/null -w '%{http_code}' -H "@$HEADERS"
   [ -z "\${CONSUL_CACERT:-}" ] || set -- "$@" --cacert "$CONSUL_CACERT"
-  background timeout ${CALL_TIMEOUT_SECONDS} curl "$@" "\${CONSUL_HTTP_ADDR%/}/v1/agent/service/$POD_NAME" >"$STATUS" 2>"$OUT"
+  background "$STATUS" "$OUT" timeout ${CALL_TIMEOUT_SECONDS} curl "$@" "\${CONSUL_HTTP_ADDR%/}/v1/agent/service/$POD_NAME"
 }
 # Why the last call failed, in words an operator can act on.
 why() {
@@ -309,7 +313,7 @@ while :; do
     000 | '') failed "cannot look up $POD_NAME at the agent" ;;
     *) printf 'HTTP %s\\n' "$code" >"$OUT"; failed "cannot look up $POD_NAME at the agent" ;;
   esac
-  background sleep "$pause"
+  background /dev/null /dev/null sleep "$pause"
 done
 `;
 }

@@ -220,6 +220,30 @@ export class ConsulTestCluster {
     return this.forLoopback(JSON.parse(this.generated.agentConfig));
   }
 
+  /**
+   * An app pod's container (e.g. a registration sidecar) on node `node`: the node-local
+   * agent Service in its env becomes that node's agent address.
+   */
+  appPod(workload: KubeObject, containerName: string, options: { name: string; address: string; node: number; shell?: readonly string[]; envOverrides?: Record<string, string> }): Pod {
+    const spec = workload.spec.template.spec;
+    const container = spec.containers.find((c: any) => c.name === containerName);
+    const agentService = new RegExp(`//${this.generated.daemonSet.metadata.name}\\.${this.generated.daemonSet.metadata.namespace}\\.svc\\.[^:/]+`, 'g');
+    const agent = this.block.agent(options.node);
+    return new Pod({
+      name: options.name,
+      address: options.address,
+      container: { ...container, terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds },
+      volumes: spec.volumes ?? [],
+      configMaps: {},
+      secrets: this.secrets,
+      binDir: dirname(consulBinary()),
+      rewrite: (value) => value.replace(agentService, `//${agent}`),
+      envOverrides: options.envOverrides,
+      shell: options.shell,
+      workDir: this.workDir,
+    });
+  }
+
   /** A new agent pod on node `i` (a replacement starts with a fresh emptyDir data dir). */
   agentPod(i: number, name: string): Pod {
     return this.pod(name, this.block.agent(i), this.generated.daemonSet, undefined);
@@ -267,8 +291,7 @@ export class ConsulTestCluster {
   async consul(pod: Pod, args: readonly string[], token?: string): Promise<string> {
     const result = await pod.exec(['consul', ...args], { env: token ? { CONSUL_HTTP_TOKEN: token } : {} });
     if (result.code !== 0) throw new Error(`consul ${args.join(' ')} in ${pod.name} failed (${result.code}): ${result.stderr}${result.stdout}`);
-    // Debian's 1.8.7 links Consul's sdk/testutil, whose init prints this when /tmp is read-only.
-    return result.stdout.replace(/^Cannot create \/tmp\/consul-test\. Reverting to \/tmp\n/, '');
+    return result.stdout;
   }
 
   /**
@@ -288,6 +311,16 @@ export class ConsulTestCluster {
     const dns = await this.createToken(['-description=consul dns', '-policy-name=dns-read'], bootstrap);
     await this.consul(server, ['acl', 'token', 'update', `-id=${ANONYMOUS_TOKEN}`, '-policy-name=dns-read'], bootstrap);
     this.setTokensSecret({ acl: { tokens: { agent, dns } } });
+    // Consul 1.8 agents resolve tokens the legacy way until every member has switched to
+    // the new ACL system (serf tag acls=1), some 40 s after the bootstrap; until then a
+    // service-identity token is refused. (Legacy ACLs are gone since 1.11.)
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const { body } = await this.api(server, 'GET', '/v1/agent/members', { token: bootstrap });
+      if ((body as any[]).every((m) => m.Tags.acls === '1')) break;
+      if (Date.now() > deadline) throw new Error(`not every member switched to the new ACL system: ${JSON.stringify((body as any[]).map((m) => [m.Name, m.Tags.acls]))}`);
+      await sleep(500);
+    }
     return { bootstrap, agent, dns };
   }
 
@@ -324,6 +357,14 @@ export class ConsulTestCluster {
       if (['ENOTFOUND', 'ENODATA'].includes(error.code)) return [];
       throw error;
     }
+  }
+
+  /** The addresses behind a service's SRV answers (Consul names an instance's address `<hex IPv4>.addr.<dc>.<domain>`). */
+  async srvAddresses(service: string, server: Pod = this.servers[0]): Promise<string[]> {
+    return (await this.srv(service, server)).map(({ name }) => {
+      const hex = /^([0-9a-f]{8})\.addr\./.exec(name)?.[1];
+      return hex ? [0, 2, 4, 6].map((i) => parseInt(hex.slice(i, i + 2), 16)).join('.') : name;
+    }).sort();
   }
 
   async cleanup(): Promise<void> {

@@ -45,7 +45,12 @@ done
 [ "$#" -gt 0 ] && shift
 
 # The image has an empty /tmp; like everything that is not a volume it is now read-only.
-[ -d "$root/tmp" ] || mkdir -m 1777 "$root/tmp"
+# Debian's consul 1.8.7 links Consul's sdk/testutil, whose init creates /tmp/consul-test and
+# prints a warning into every command's output when it cannot: the directory is there.
+if [ ! -d "$root/tmp" ]; then
+  mkdir -m 1777 "$root/tmp"
+  mkdir "$root/tmp/consul-test"
+fi
 mount -o remount,ro "$root"
 cd "$root"
 exec chroot "$root" "$@"

@@ -19,6 +19,10 @@ const POD_ROOT_SCRIPT = join(__dirname, 'pod-root.sh');
 const POD_BIN = '/opt/discovery-kit/bin';
 const POD_PATH = `${POD_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 
+/** How to kill each running pod: a crashed test worker must not leave one running. */
+const LIVE_PODS = new Set<() => void>();
+process.once('exit', () => LIVE_PODS.forEach((kill) => kill()));
+
 /** The namespace's Secrets as the test manages them; mounted Secret volumes follow changes at once. */
 export class Secrets {
   private readonly data = new Map<string, Record<string, string>>();
@@ -90,6 +94,8 @@ export interface PodOptions {
   readonly rewrite?: (value: string) => string;
   /** Flags appended to the container's args: what only loopback needs. */
   readonly extraArgs?: readonly string[];
+  /** Values that replace what the container's env would get (e.g. a broken downward API value). */
+  readonly envOverrides?: Readonly<Record<string, string>>;
   /** Replaces the container's `/bin/sh` (for example with busybox's, as in the Consul image). */
   readonly shell?: readonly string[];
   /** Where the pod's directories go. */
@@ -144,7 +150,7 @@ export class Pod {
   env(): Record<string, string> {
     const env: Record<string, string> = { PATH: POD_PATH, HOSTNAME: this.name };
     for (const variable of this.options.container.env ?? []) {
-      env[variable.name] = this.envValue(variable, env);
+      env[variable.name] = this.options.envOverrides?.[variable.name] ?? this.envValue(variable, env);
     }
     return env;
   }
@@ -183,10 +189,9 @@ export class Pod {
       killGroup();
       resolve(code);
     }));
-    // A crashed test worker must not leave a pod running.
-    process.once('exit', killGroup);
+    LIVE_PODS.add(killGroup);
     child.once('exit', () => {
-      process.removeListener('exit', killGroup);
+      LIVE_PODS.delete(killGroup);
       rmSync(root, { recursive: true, force: true });
     });
   }
