@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { Resolver } from 'node:dns/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_PORTS } from '../../lib';
@@ -169,6 +171,8 @@ export interface ConsulTestClusterOptions {
   readonly secrets?: Secrets;
   /** Replaces `/bin/sh` in the containers (e.g. busybox's). */
   readonly shell?: readonly string[];
+  /** Runs before any pod starts, e.g. to create Secrets that name the pods' addresses. */
+  readonly beforeStart?: (cluster: ConsulTestCluster) => void;
 }
 
 /**
@@ -179,6 +183,7 @@ export class ConsulTestCluster {
   static async start(generated: GeneratedConsul, options: ConsulTestClusterOptions = {}): Promise<ConsulTestCluster> {
     const cluster = new ConsulTestCluster(generated, await LoopbackBlock.allocate(), options);
     try {
+      options.beforeStart?.(cluster);
       for (const pod of cluster.servers) pod.start();
       for (const pod of cluster.agents) pod.start();
       await cluster.waitForLeader(60_000);
@@ -249,22 +254,42 @@ export class ConsulTestCluster {
     return this.pod(name, this.block.agent(i), this.generated.daemonSet, undefined);
   }
 
-  /** HTTP API of a pod's agent (http only; the TLS test talks to its server itself). */
+  /**
+   * The HTTP API of a pod's agent: HTTPS, verified with the CA of the generated TLS settings,
+   * when the generated config turns plain HTTP off.
+   */
   async api(pod: Pod, method: string, path: string, options: { token?: string; body?: unknown } = {}): Promise<{ status: number; body: any }> {
-    const response = await fetch(`http://${pod.address}:${CONSUL_PORTS.http}${path}`, {
-      method,
-      headers: options.token ? { 'X-Consul-Token': options.token } : {},
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
-      signal: AbortSignal.timeout(10_000),
+    const https = this.serverConfig().ports.http === -1;
+    const send = https ? httpsRequest : httpRequest;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send({
+        host: pod.address, port: https ? CONSUL_PORTS.https : CONSUL_PORTS.http, path, method, timeout: 10_000,
+        headers: options.token ? { 'X-Consul-Token': options.token } : {},
+        ...(https ? { ca: this.caCertificate() } : {}),
+      }, (response) => {
+        let data = '';
+        response.on('data', (chunk) => { data += chunk; });
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, text: data }));
+      });
+      req.on('timeout', () => req.destroy(new Error(`${method} ${path} on ${pod.name}: no answer within 10 s`)));
+      req.on('error', reject);
+      req.end(options.body === undefined ? undefined : JSON.stringify(options.body));
     });
-    const text = await response.text();
     let body: any = text;
     try {
       body = JSON.parse(text);
     } catch {
       // not JSON: keep the text
     }
-    return { status: response.status, body };
+    return { status, body };
+  }
+
+  /** The CA certificate from the Secret the generated TLS settings name. */
+  private caCertificate(): string {
+    const volume = this.generated.statefulSet.spec.template.spec.volumes.find((v: any) => v.name === 'tls-ca');
+    const ca = this.secrets.get(volume.secret.secretName)?.[volume.secret.items[0].key];
+    if (!ca) throw new Error(`the CA Secret ${volume.secret.secretName} is not set`);
+    return ca;
   }
 
   /** The leader a pod's agent reports ('' for none or no answer). */
