@@ -5,7 +5,7 @@
  * the values the construct derives (labels, env, the registration script) are written out by
  * hand for the two baselines, which must produce the construct's manifests exactly.
  */
-import { renderConsulRegistrationScript } from '../lib/consul-agent-registration';
+import { DEFAULT_CONSUL_RESYNC, renderConsulRegistrationScript } from '../lib/consul-agent-registration';
 
 /** One service of the workload. */
 export interface ServiceSpec {
@@ -187,5 +187,5 @@ export function registrationScriptOf(s: ServiceSpec): string {
       },
     },
   }, null, 2);
-  return renderConsulRegistrationScript({ definitionTemplate: definition, definitionPath: '/consul-registration/service.json', resyncSeconds: 30 });
+  return renderConsulRegistrationScript({ definitionTemplate: definition, definitionPath: '/consul-registration/service.json', resyncSeconds: DEFAULT_CONSUL_RESYNC.toSeconds() });
 }

@@ -2,7 +2,8 @@ import { Chart } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  CONSUL_PATHS, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, ResolvedConsulTls, agentConfig, checkIpv4Address, configChecksum, coreDnsServerBlock, leaderProbeCommand, renderConfig, serverConfig,
+  CONSUL_ENTRYPOINT_SCRIPT, CONSUL_PATHS, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, ResolvedConsulTls, agentConfig, checkIpv4Address, configChecksum, coreDnsServerBlock,
+  leaderProbeCommand, renderConfig, serverConfig, serverMinReadySeconds,
 } from './consul-config';
 import type { ConsulMeshControlPlane } from './circuit-breaker';
 import type { ConsulAgentAddress, ConsulAgentRegistration } from './consul-agent-registration';
@@ -18,7 +19,9 @@ import {
   checkPinnedImage, checkPresent, checkQuantity, checkSecretKey, invalid, warn,
 } from './validation';
 
-export { CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, DNS_CLUSTER_IP_PLACEHOLDER } from './consul-config';
+export {
+  CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, DNS_CLUSTER_IP_PLACEHOLDER,
+} from './consul-config';
 
 /** A key of a Secret in the cluster's namespace. */
 export interface SecretKeyReference {
@@ -64,9 +67,12 @@ export interface ConsulAclOptions {
   readonly enableTokenPersistence?: boolean;
   /**
    * A Secret key holding an agent configuration fragment with ACL tokens, for example
-   * `{"acl":{"tokens":{"agent":"…","dns":"…"}}}`, loaded with `-config-file` by servers and
-   * agents. Under "deny" an agent needs an `agent` token (node write) to register itself,
-   * and DNS needs a token with node and service read (see `CONSUL_DNS_READ_POLICY_RULES`).
+   * `{"acl":{"tokens":{"agent":"…","dns":"…"}}}`, which servers and agents read as a config
+   * file. Under "deny" an agent needs an `agent` token (`CONSUL_AGENT_POLICY_RULES`) to
+   * register itself, and DNS needs a token with node and service read
+   * (`CONSUL_DNS_READ_POLICY_RULES`). The Secret is optional: the pods start without it (so
+   * `consul acl bootstrap` can run first), and the containers' entrypoint reloads Consul
+   * when kubelet brings it into the pods or updates it, without a restart.
    * @default - none: set tokens with `consul acl set-agent-token` after `consul acl bootstrap`
    */
   readonly tokensSecret?: SecretKeyReference;
@@ -101,7 +107,11 @@ export interface ConsulAutopilotOptions {
   readonly cleanupDeadServers?: boolean;
   /** Go duration. @default '200ms' */
   readonly lastContactThreshold?: string;
-  /** Go duration. @default '10s' */
+  /**
+   * Go duration. The servers' `minReadySeconds` follows it (plus autopilot's 10s interval
+   * and one readiness period), so a rolling update waits until a restarted server votes.
+   * @default '10s'
+   */
   readonly serverStabilizationTime?: string;
 }
 
@@ -276,6 +286,8 @@ const SERVER_RESOURCES: ResolvedResources = {
   limits: { cpu: '1', memory: '512Mi' },
 };
 
+const READINESS_PERIOD_SECONDS = 3;
+
 /** Secret files readable by the owner and the fsGroup only. */
 const SECRET_FILE_MODE = 0o440;
 
@@ -306,6 +318,7 @@ interface Resolved {
   readonly uiAccess?: k8s.NetworkPolicyPeer[];
   readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
   readonly consulK8s?: ResolvedConsulK8s;
+  readonly serverMinReadySeconds: number;
 }
 
 /**
@@ -373,6 +386,8 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
   public readonly agentService: k8s.KubeService;
   public readonly serverConfigMap: k8s.KubeConfigMap;
   public readonly agentConfigMap: k8s.KubeConfigMap;
+  /** The containers' entrypoint script (servers and agents). */
+  public readonly entrypointConfigMap: k8s.KubeConfigMap;
   /** Absent for a development single server (a budget of one pod would block every drain). */
   public readonly podDisruptionBudget?: k8s.KubePodDisruptionBudget;
 
@@ -429,6 +444,10 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     new k8s.KubeServiceAccount(this, 'agent-service-account', { metadata: this.metadata('agent'), automountServiceAccountToken: false });
     this.serverConfigMap = this.configMap('server', this.resolved.serverFile);
     this.agentConfigMap = this.configMap('agent', this.resolved.agentFile);
+    this.entrypointConfigMap = new k8s.KubeConfigMap(this, 'entrypoint', {
+      metadata: { name: `${this.clusterName}-entrypoint`, namespace: this.namespace, labels: this.labelsOf('server') },
+      data: { [entrypointFileName()]: CONSUL_ENTRYPOINT_SCRIPT },
+    });
     this.serverService = this.service('server', 'server', {
       clusterIp: 'None',
       // Peers must resolve each other before any is Ready (there is no leader until they do).
@@ -515,7 +534,7 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     const lastContactThreshold = props.autopilot?.lastContactThreshold ?? '200ms';
     checkGoDuration(this, 'autopilot.lastContactThreshold', lastContactThreshold, 1);
     const serverStabilizationTime = props.autopilot?.serverStabilizationTime ?? '10s';
-    checkGoDuration(this, 'autopilot.serverStabilizationTime', serverStabilizationTime);
+    const serverStabilizationMs = checkGoDuration(this, 'autopilot.serverStabilizationTime', serverStabilizationTime);
     const common = {
       datacenter: this.datacenter,
       domain: this.domain,
@@ -550,6 +569,7 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
       uiAccess,
       metricsScrapers,
       consulK8s,
+      serverMinReadySeconds: serverMinReadySeconds(serverStabilizationMs, READINESS_PERIOD_SECONDS),
     };
   }
 
@@ -652,9 +672,14 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
       // Start all servers at once: they need each other to elect a leader (and so to be Ready).
       podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'RollingUpdate' },
+      // A restarted server is Ready before it votes; the next one waits until it does.
+      minReadySeconds: this.resolved.serverMinReadySeconds,
       revisionHistoryLimit: 5,
       selector: { matchLabels: selector },
       template: this.podTemplate('server', {
+        // The root filesystem is read-only; a server writes a snapshot to a temporary file
+        // before it streams it (`consul snapshot save` fails without a writable /tmp).
+        volumes: [{ name: 'tmp', emptyDir: { sizeLimit: k8s.Quantity.fromString(storageSize) } }],
         affinity: { podAntiAffinity: { requiredDuringSchedulingIgnoredDuringExecution: [{ topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selector } }] } },
         topologySpreadConstraints: spreadAcrossZones
           ? [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: selector } }]
@@ -693,8 +718,8 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     return {
       metadata: {
         labels: this.labelsOf(role),
-        // A config change changes the pod template, so the pods roll.
-        annotations: { 'discovery-kit.io/config-checksum': configChecksum(file) },
+        // A config or entrypoint change changes the pod template, so the pods roll.
+        annotations: { 'discovery-kit.io/config-checksum': configChecksum(file + CONSUL_ENTRYPOINT_SCRIPT) },
       },
       spec: {
         serviceAccountName: `${this.clusterName}-${role}`,
@@ -711,6 +736,7 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
         containers: [this.container(role, secretVolumes.map((v) => v.mount))],
         volumes: [
           { name: 'config', configMap: { name: `${this.clusterName}-${role}-config` } },
+          { name: 'entrypoint', configMap: { name: this.entrypointConfigMap.name } },
           ...(extra.volumes ?? []),
           ...secretVolumes.map((v) => v.volume),
         ],
@@ -722,18 +748,22 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     const { image, gossipSecret, aclTokensSecret, tls, agentHostPorts } = this.resolved;
     const ports = role === 'server' ? this.serverPorts() : [...tcpAndUdp('serflan', CONSUL_PORTS.serfLan), ...this.clientPorts()];
     const hostPorts = role === 'agent' && agentHostPorts ? new Set(this.clientPorts().map((p) => p.name)) : new Set<string>();
+    const reloadDirs = secretMounts.map((m) => m.mountPath);
     return {
       name: 'consul',
       image,
       imagePullPolicy: 'IfNotPresent',
-      // The image's entrypoint (dumb-init) runs `consul`; kubelet expands $(VAR) from env.
+      // The entrypoint runs `consul <args>` as PID 1 (instead of the image's dumb-init) and
+      // reloads it when a mounted Secret changes; kubelet expands $(VAR) from env.
+      command: ['/bin/sh', CONSUL_PATHS.entrypoint],
       args: [
-        'consul', 'agent', `-config-dir=${CONSUL_PATHS.config}`, '-advertise=$(POD_IP)',
+        'agent', `-config-dir=${CONSUL_PATHS.config}`, '-advertise=$(POD_IP)',
         ...(gossipSecret ? ['-encrypt=$(CONSUL_GOSSIP_KEY)'] : []),
-        ...(aclTokensSecret ? [`-config-file=${CONSUL_PATHS.aclTokensFile}`] : []),
+        ...(aclTokensSecret ? [`-config-dir=${CONSUL_PATHS.aclDir}`] : []),
       ],
       env: [
         { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+        ...(reloadDirs.length > 0 ? [{ name: 'RELOAD_WATCH_DIRS', value: reloadDirs.join(' ') }] : []),
         // The pod already runs as its user: no chown or su-exec in the entrypoint.
         { name: 'CONSUL_DISABLE_PERM_MGMT', value: 'true' },
         ...(gossipSecret ? [{ name: 'CONSUL_GOSSIP_KEY', valueFrom: { secretKeyRef: { name: gossipSecret.secretName, key: gossipSecret.secretKey } } }] : []),
@@ -749,6 +779,8 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
       volumeMounts: [
         { name: 'data', mountPath: CONSUL_PATHS.data },
         { name: 'config', mountPath: CONSUL_PATHS.config, readOnly: true },
+        { name: 'entrypoint', mountPath: dirOf(CONSUL_PATHS.entrypoint), readOnly: true },
+        ...(role === 'server' ? [{ name: 'tmp', mountPath: CONSUL_PATHS.tmp }] : []),
         ...secretMounts,
       ],
     };
@@ -765,7 +797,7 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     const handler = role === 'server'
       ? { exec: { command: leaderProbeCommand(tls) } }
       : { tcpSocket: { port: k8s.IntOrString.fromString(tls ? 'https' : 'http') } };
-    return { ...handler, initialDelaySeconds: 5, periodSeconds: 3, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1 };
+    return { ...handler, initialDelaySeconds: 5, periodSeconds: READINESS_PERIOD_SECONDS, timeoutSeconds: 2, failureThreshold: 2, successThreshold: 1 };
   }
 
   /** TLS files and the ACL tokens fragment, each a Secret volume with its mount. */
@@ -774,11 +806,13 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     const volumes: SecretVolume[] = [];
     if (tls) {
       const certificate = role === 'server' ? tls.serverCertificate : tls.agentCertificate;
-      volumes.push(secretVolume('tls-ca', CONSUL_PATHS.caFile, tls.ca.secretName, { [tls.ca.secretKey]: 'ca.crt' }));
-      volumes.push(secretVolume('tls-cert', CONSUL_PATHS.certFile, certificate.secretName, { 'tls.crt': 'tls.crt', 'tls.key': 'tls.key' }));
+      volumes.push(secretVolume('tls-ca', dirOf(CONSUL_PATHS.caFile), tls.ca.secretName, { [tls.ca.secretKey]: 'ca.crt' }));
+      volumes.push(secretVolume('tls-cert', dirOf(CONSUL_PATHS.certFile), certificate.secretName, { 'tls.crt': 'tls.crt', 'tls.key': 'tls.key' }));
     }
     if (aclTokensSecret) {
-      volumes.push(secretVolume('acl-tokens', CONSUL_PATHS.aclTokensFile, aclTokensSecret.secretName, { [aclTokensSecret.secretKey]: 'tokens.json' }));
+      // Optional: the pods must start before the tokens exist (they are made with `consul acl
+      // bootstrap`, which needs running servers); the entrypoint reloads when it appears.
+      volumes.push(secretVolume('acl-tokens', CONSUL_PATHS.aclDir, aclTokensSecret.secretName, { [aclTokensSecret.secretKey]: 'tokens.json' }, true));
     }
     return volumes;
   }
@@ -901,12 +935,20 @@ interface SecretVolume {
   readonly mount: k8s.VolumeMount;
 }
 
-/** A Secret mounted read-only in the directory of `filePath`, with `items` mapping keys to file names. */
-function secretVolume(name: string, filePath: string, secretName: string, items: Record<string, string>): SecretVolume {
+/** A Secret mounted read-only at `mountPath`, with `items` mapping keys to file names. */
+function secretVolume(name: string, mountPath: string, secretName: string, items: Record<string, string>, optional?: boolean): SecretVolume {
   return {
-    volume: { name, secret: { secretName, items: Object.entries(items).map(([key, path]) => ({ key, path })), defaultMode: SECRET_FILE_MODE } },
-    mount: { name, mountPath: filePath.slice(0, filePath.lastIndexOf('/')), readOnly: true },
+    volume: { name, secret: { secretName, items: Object.entries(items).map(([key, path]) => ({ key, path })), defaultMode: SECRET_FILE_MODE, optional } },
+    mount: { name, mountPath, readOnly: true },
   };
+}
+
+function dirOf(filePath: string): string {
+  return filePath.slice(0, filePath.lastIndexOf('/'));
+}
+
+function entrypointFileName(): string {
+  return CONSUL_PATHS.entrypoint.slice(CONSUL_PATHS.entrypoint.lastIndexOf('/') + 1);
 }
 
 /** A Secret reference whose name and key are set together and well-formed. */

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { IConstruct } from 'constructs';
 import { invalid } from './validation';
 
@@ -23,8 +25,43 @@ export const CONSUL_PATHS = {
   caFile: '/consul/tls/ca/ca.crt',
   certFile: '/consul/tls/cert/tls.crt',
   keyFile: '/consul/tls/cert/tls.key',
-  aclTokensFile: '/consul/acl/tokens.json',
+  /** The ACL tokens Secret, an optional volume read as a second config dir (empty until it exists). */
+  aclDir: '/consul/acl',
+  entrypoint: '/consul/entrypoint/consul-entrypoint.sh',
+  /** Consul writes temporary files here, e.g. a server while it builds a snapshot. */
+  tmp: '/tmp',
 } as const;
+
+/**
+ * The containers' entrypoint (lib/consul-entrypoint.sh): runs Consul and reloads it when the
+ * mounted ACL tokens or certificates change.
+ */
+export const CONSUL_ENTRYPOINT_SCRIPT = readFileSync(join(__dirname, 'consul-entrypoint.sh'), 'utf8');
+
+/**
+ * ACL rules for the agents' `agent` token, the rules Consul documents for agent tokens: node
+ * write to register and update their node (one shared token for the DaemonSet, so every
+ * node name) and service read for what the agent looks up about services.
+ */
+export const CONSUL_AGENT_POLICY_RULES = 'node_prefix "" {\n  policy = "write"\n}\nservice_prefix "" {\n  policy = "read"\n}\n';
+
+/**
+ * Autopilot's reconcile interval (Consul's internal AutopilotInterval, 10s, not settable in
+ * the agent configuration): a server that has been healthy for server_stabilization_time
+ * becomes a voter at the next reconcile.
+ */
+const AUTOPILOT_INTERVAL_SECONDS = 10;
+
+/**
+ * The servers' StatefulSet `minReadySeconds`: a server is Ready ("a leader exists") seconds
+ * after it rejoins, but votes only once autopilot promotes it, up to
+ * server_stabilization_time plus one autopilot interval later. The rolling update must not
+ * stop the next server before then, or the voters fall below quorum. One readiness period
+ * more covers the probe that first saw it Ready.
+ */
+export function serverMinReadySeconds(serverStabilizationMs: number, readinessPeriodSeconds: number): number {
+  return Math.ceil(serverStabilizationMs / 1000) + AUTOPILOT_INTERVAL_SECONDS + readinessPeriodSeconds;
+}
 
 /**
  * ACL rules that let DNS answer under `default_policy = "deny"`: Consul answers DNS with

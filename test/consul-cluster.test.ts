@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { consulClusterOf, buildExampleApp } from '../examples/discovery-setup';
@@ -95,7 +97,7 @@ describe('ConsulCluster with defaults', () => {
 
   it('creates exactly the cluster objects, with stable human names in one namespace', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
-      'ConfigMap/consul-agent-config', 'ConfigMap/consul-server-config', 'DaemonSet/consul-agent',
+      'ConfigMap/consul-agent-config', 'ConfigMap/consul-entrypoint', 'ConfigMap/consul-server-config', 'DaemonSet/consul-agent',
       'NetworkPolicy/consul-agent', 'NetworkPolicy/consul-server', 'PodDisruptionBudget/consul-server',
       'Service/consul-agent', 'Service/consul-dns', 'Service/consul-server',
       'ServiceAccount/consul-agent', 'ServiceAccount/consul-server', 'StatefulSet/consul-server',
@@ -191,18 +193,41 @@ describe('ConsulCluster with defaults', () => {
     for (const serverOnly of ['bootstrap_expect', 'autopilot', 'ui_config', 'connect', 'performance']) expect(config).not.toHaveProperty(serverOnly);
   });
 
-  it('annotates each pod template with the sha256 of its config file', () => {
+  it('annotates each pod template with the sha256 of its config file and the entrypoint', () => {
+    const script = findObject(objects, 'ConfigMap', 'consul-entrypoint').data['consul-entrypoint.sh'];
     for (const [workload, role] of [[statefulSet, 'server'], [daemonSet, 'agent']] as const) {
       const file = findObject(objects, 'ConfigMap', `consul-${role}-config`).data[`${role}.json`];
-      expect(workload.spec.template.metadata.annotations['discovery-kit.io/config-checksum']).toBe(createHash('sha256').update(file).digest('hex'));
+      expect(workload.spec.template.metadata.annotations['discovery-kit.io/config-checksum']).toBe(createHash('sha256').update(file + script).digest('hex'));
       expect(workload.spec.template.spec.volumes).toContainEqual({ name: 'config', configMap: { name: `consul-${role}-config` } });
     }
+  });
+
+  it('runs Consul under the entrypoint script from lib/consul-entrypoint.sh, as PID 1', () => {
+    const script = findObject(objects, 'ConfigMap', 'consul-entrypoint').data['consul-entrypoint.sh'];
+    expect(script).toBe(readFileSync(join(__dirname, '..', 'lib', 'consul-entrypoint.sh'), 'utf8'));
+    for (const [workload, container] of [[statefulSet, server], [daemonSet, agent]] as const) {
+      expect(container.command).toEqual(['/bin/sh', '/consul/entrypoint/consul-entrypoint.sh']);
+      expect(container.volumeMounts).toContainEqual({ name: 'entrypoint', mountPath: '/consul/entrypoint', readOnly: true });
+      expect(workload.spec.template.spec.volumes).toContainEqual({ name: 'entrypoint', configMap: { name: 'consul-entrypoint' } });
+    }
+  });
+
+  it('gives the servers a writable /tmp (read-only root): a server writes a snapshot there first', () => {
+    expect(server.volumeMounts).toContainEqual({ name: 'tmp', mountPath: '/tmp' });
+    expect(statefulSet.spec.template.spec.volumes).toContainEqual({ name: 'tmp', emptyDir: { sizeLimit: '10Gi' } });
+    expect(agent.volumeMounts.map((m: any) => m.mountPath)).not.toContain('/tmp');
+  });
+
+  it('rolls the servers one at a time, each only once the restarted one can vote', () => {
+    // server_stabilization_time 10s + autopilot's 10s reconcile + one readiness period (3s).
+    expect(statefulSet.spec.minReadySeconds).toBe(23);
+    expect(statefulSet.spec.updateStrategy).toEqual({ type: 'RollingUpdate' });
   });
 
   it('reads the gossip key from the Secret into -encrypt, never into a ConfigMap', () => {
     for (const container of [server, agent]) {
       expect(envOf(container, 'CONSUL_GOSSIP_KEY')).toEqual({ name: 'CONSUL_GOSSIP_KEY', valueFrom: { secretKeyRef: { name: 'consul-gossip-key', key: 'key' } } });
-      expect(container.args).toEqual(['consul', 'agent', '-config-dir=/consul/config', '-advertise=$(POD_IP)', '-encrypt=$(CONSUL_GOSSIP_KEY)']);
+      expect(container.args).toEqual(['agent', '-config-dir=/consul/config', '-advertise=$(POD_IP)', '-encrypt=$(CONSUL_GOSSIP_KEY)']);
       expect(envOf(container, 'POD_IP').valueFrom.fieldRef.fieldPath).toBe('status.podIP');
       expect(envOf(container, 'CONSUL_DISABLE_PERM_MGMT').value).toBe('true');
     }
@@ -419,6 +444,8 @@ describe('ConsulCluster with TLS', () => {
       ]));
       expect(envOf(container, 'CONSUL_HTTP_ADDR').value).toBe('https://localhost:8501');
       expect(envOf(container, 'CONSUL_CACERT').value).toBe('/consul/tls/ca/ca.crt');
+      // Rotated certificates are reloaded by the entrypoint (test/real/consul-tls.test.ts).
+      expect(envOf(container, 'RELOAD_WATCH_DIRS').value).toBe('/consul/tls/ca /consul/tls/cert');
     }
     expect(server.readinessProbe.exec.command[2]).toBe(`curl -s -k https://127.0.0.1:8501/v1/status/leader | grep -E '".+"'`);
     expect(agent.readinessProbe.tcpSocket).toEqual({ port: 'https' });
@@ -450,15 +477,17 @@ describe('ConsulCluster with TLS', () => {
 });
 
 describe('ConsulCluster security switches', () => {
-  it('loads ACL tokens from a Secret as an extra config file', () => {
+  it('reads ACL tokens from an optional Secret as a second config dir, which the entrypoint watches', () => {
     const { objects } = build({ acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' }, enableTokenPersistence: false } });
     for (const [kind, name] of [['StatefulSet', 'consul-server'], ['DaemonSet', 'consul-agent']] as const) {
       const container = consulContainer(objects, kind, name);
-      expect(container.args).toContain('-config-file=/consul/acl/tokens.json');
+      expect(container.args).toContain('-config-dir=/consul/acl');
       expect(container.volumeMounts).toContainEqual({ name: 'acl-tokens', mountPath: '/consul/acl', readOnly: true });
+      // Optional: the pods start before `consul acl bootstrap` makes the tokens.
       expect(findObject(objects, kind, name).spec.template.spec.volumes).toContainEqual({
-        name: 'acl-tokens', secret: { secretName: 'consul-acl-tokens', items: [{ key: 'tokens.json', path: 'tokens.json' }], defaultMode: 0o440 },
+        name: 'acl-tokens', secret: { secretName: 'consul-acl-tokens', items: [{ key: 'tokens.json', path: 'tokens.json' }], defaultMode: 0o440, optional: true },
       });
+      expect(envOf(container, 'RELOAD_WATCH_DIRS').value).toBe('/consul/acl');
     }
     expect(configOf(objects, 'server').acl.enable_token_persistence).toBe(false);
   });
@@ -515,6 +544,10 @@ describe('ConsulCluster with every prop set', () => {
 
   it('matches the reviewed manifests', () => {
     expect(objects).toMatchSnapshot();
+  });
+
+  it('derives minReadySeconds from serverStabilizationTime', () => {
+    expect(statefulSet.spec.minReadySeconds).toBe(30 + 10 + 3);
   });
 
   it('names everything after the cluster, in its namespace', () => {

@@ -37,7 +37,7 @@ describe('a real kube-apiserver', () => {
       for (const ns of namespaces) expect(ns.metadata.labels, `${chart.name}: ${refOf(ns)}`).toMatchObject(RESTRICTED);
       namespaces.forEach((ns) => created.add(ns.metadata.name));
       const used = [...new Set(chart.objects.map((o) => o.metadata.namespace).filter(Boolean))];
-      expect(used.filter((n) => !created.has(n)), `${chart.name}: namespaces neither it nor an earlier chart creates`).toEqual([]);
+      expect(used.filter((n) => !created.has(n!)), `${chart.name}: namespaces neither it nor an earlier chart creates`).toEqual([]);
     }
   });
 

@@ -1,0 +1,247 @@
+import { existsSync } from 'node:fs';
+import { Server, createServer as createNetServer } from 'node:net';
+import { createServer } from 'node:http';
+import { App, Chart, Testing } from 'cdk8s';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addConsulChart, buildExampleApp } from '../../examples/discovery-setup';
+import { ConsulAgentRegistration, DiscoverableService, parseGoDuration } from '../../lib';
+import { AclTokens, ConsulTestCluster, generatedConsul } from '../support/consul';
+import { sleep } from '../support/pod';
+import type { KubeObject } from '../support/schema';
+import { findContainer, findObject, synthApp } from '../support/synth';
+
+/**
+ * The registration sidecar exactly as generated for the example's payment-service (its
+ * script, env and volumes), run against real Consul 1.8.7 agents of the example cluster, with
+ * a real HTTP endpoint standing for the app's readiness. The sidecar runs under busybox sh,
+ * the shell of the Consul image, and under dash.
+ */
+const BUSYBOX = ['busybox', 'sh'];
+const SHELLS: [string, readonly string[]][] = [['busybox sh', BUSYBOX], ['dash', ['dash']]];
+/** Back in DNS after the agent returns: one resync interval, one check interval, the sync to the servers. */
+const BACK_WITHIN_MS = 15_000;
+
+describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () => {
+  const app = buildExampleApp(Testing.app());
+  const hostile = `'; touch /tmp/pwned; echo '$(id)\`id\`"`;
+  const hostileChart = addHostileChart(app, hostile);
+  const objects = synthApp(app);
+  const deployment = findObject(objects, 'Deployment', 'payment-service', 'production');
+  const hostileDeployment = findObject(objects, 'Deployment', 'payment-service', 'hostile');
+  const sidecar = findContainer(deployment, 'consul-registration');
+  const script: string = sidecar.command[2];
+  const check = {
+    interval: /"interval": "([^"]+)"/.exec(script)![1],
+    failures_before_critical: Number(/"failures_before_critical": (\d+)/.exec(script)![1]),
+    deregister_critical_service_after: /"deregister_critical_service_after": "([^"]+)"/.exec(script)![1],
+  };
+  const service = 'payment-service';
+  let cluster: ConsulTestCluster;
+  let tokens: AclTokens;
+  let serviceToken: string;
+  let nextApp = 0;
+
+  beforeAll(async () => {
+    cluster = await ConsulTestCluster.start(generatedConsul(objects), { agents: 2 });
+    tokens = await cluster.setUpAcls();
+    serviceToken = await cluster.createToken([`-service-identity=${service}`], tokens.bootstrap);
+    const ref = sidecar.env.find((e: any) => e.name === 'CONSUL_HTTP_TOKEN').valueFrom.secretKeyRef;
+    cluster.secrets.set(ref.name, { [ref.key]: serviceToken });
+    expect(hostileChart.namespace).toBe('hostile');
+  }, 120_000);
+  afterAll(() => cluster?.cleanup());
+
+  /** An app pod: its readiness endpoint (a real HTTP server on the pod IP) and its sidecar. */
+  async function instance(name: string, options: { node?: number; shell?: readonly string[]; workload?: KubeObject; envOverrides?: Record<string, string> } = {}) {
+    const address = cluster.block.app(nextApp++);
+    const health = await readinessEndpoint(address, 8080);
+    const pod = cluster.appPod(options.workload ?? deployment, 'consul-registration', {
+      name, address, node: options.node ?? 0, shell: options.shell ?? BUSYBOX, envOverrides: options.envOverrides,
+    });
+    pod.start();
+    return { name, address, pod, health, agent: cluster.agents[options.node ?? 0] };
+  }
+  type Instance = Awaited<ReturnType<typeof instance>>;
+
+  const agentHas = async (i: Instance) => (await cluster.api(i.agent, 'GET', `/v1/agent/service/${i.name}`, { token: tokens.bootstrap })).status === 200;
+  const inDns = async (i: Instance) => (await cluster.srvAddresses(service)).includes(i.address);
+  const status = async (i: Instance) => {
+    const { body } = await cluster.api(cluster.servers[0], 'GET', `/v1/health/checks/${service}`, { token: tokens.bootstrap });
+    return (body as any[]).find((c) => c.ServiceID === i.name)?.Status ?? 'absent';
+  };
+
+  it('registers with the agent, passes, goes critical and back, and Consul DNS follows the check', async () => {
+    const i = await instance('payment-service-7d9f-abcd1');
+    const registered = await until(() => inDns(i), 20_000, () => i.pod.log());
+    expect(i.pod.log()).toContain(`consul-registration: registered ${i.name} at ${i.address}`);
+    const { body } = await cluster.api(i.agent, 'GET', `/v1/agent/service/${i.name}`, { token: tokens.bootstrap });
+    expect(body).toMatchObject({ ID: i.name, Service: service, Address: i.address, Port: 8080, Tags: ['v1'], Meta: { 'k8s-pod': i.name, 'k8s-namespace': 'production' } });
+    i.health.ready = false;
+    const critical = await until(async () => !(await inDns(i)), 40_000);
+    expect(await status(i)).toBe('critical');
+    i.health.ready = true;
+    const back = await until(() => inDns(i), 20_000);
+    console.log(`in DNS ${registered} ms after start; out ${critical} ms after readiness failed; back ${back} ms after it recovered`);
+    // failures_before_critical checks, interval apart, then the sync to the servers.
+    expect(critical).toBeGreaterThanOrEqual((check.failures_before_critical - 1) * parseGoDuration(check.interval)!);
+    await i.pod.stop();
+    i.health.close();
+  }, 120_000);
+
+  it.each(SHELLS)('deregisters within 1 s of SIGTERM (%s)', async (_shell, shell) => {
+    const i = await instance(`payment-service-7d9f-term${shell.length}`, { shell });
+    await until(() => agentHas(i), 20_000, () => i.pod.log());
+    const sent = Date.now();
+    const exit = await i.pod.stop('SIGTERM');
+    const gone = !(await agentHas(i));
+    const took = Date.now() - sent;
+    expect(exit).toBe(0);
+    expect(gone).toBe(true);
+    expect(took).toBeLessThan(1000);
+    expect(i.pod.log()).toContain(`consul-registration: deregistered ${i.name}`);
+    i.health.close();
+  }, 60_000);
+
+  it('starts deregistering within 1 s of SIGTERM even while a call to the agent hangs', async () => {
+    // A node whose agent accepts connections and never answers.
+    const connections: number[] = [];
+    const silent: Server = createNetServer(() => connections.push(Date.now()));
+    await new Promise<void>((resolve) => silent.listen(8500, cluster.block.agent(4), resolve));
+    const i = await instance('payment-service-7d9f-hang1', { node: 4 });
+    await until(async () => connections.length === 1, 5000);
+    const sent = Date.now();
+    const exited = i.pod.stop('SIGTERM');
+    // The hanging lookup is abandoned at once and the deregistration call goes out.
+    await until(async () => connections.length === 2, 1000);
+    expect(await exited).toBe(0);
+    // It gives up after its own timeout (the pod's shutdownSeconds), not the hanging call's.
+    expect(Date.now() - sent).toBeLessThan(6500);
+    expect(i.pod.log()).toMatch(/deregistration of payment-service-7d9f-hang1 failed \(no answer from the agent/);
+    silent.close();
+    i.health.close();
+  }, 60_000);
+
+  it('is reaped after deregister_critical_service_after when the pod is killed (SIGKILL)', async () => {
+    const i = await instance('payment-service-7d9f-kill1');
+    await until(() => inDns(i), 20_000, () => i.pod.log());
+    await i.pod.stop('SIGKILL');
+    i.health.close();
+    const critical = await until(async () => (await status(i)) === 'critical', 30_000);
+    const reapAfter = parseGoDuration(check.deregister_critical_service_after)!;
+    // Consul's reaper runs every 30 s: gone after reapAfter, and at most 30 s (plus slack) later.
+    const reaped = await until(async () => !(await agentHas(i)), reapAfter + 45_000);
+    console.log(`critical ${critical} ms after SIGKILL, reaped ${reaped} ms after that (deregister_critical_service_after ${check.deregister_critical_service_after})`);
+    expect(reaped).toBeGreaterThanOrEqual(reapAfter - 1000);
+    expect(await status(i)).toBe('absent');
+  }, 180_000);
+
+  it('comes back within the bound after an agent restart and after an agent replacement, and says so in its log', async () => {
+    const i = await instance('payment-service-7d9f-node1', { node: 1 });
+    await until(() => inDns(i), 20_000, () => i.pod.log());
+    const agent = cluster.agents[1];
+
+    // The agent's container restarts: the same pod, its emptyDir data dir kept.
+    await agent.stop();
+    expect(await inDns(i)).toBe(false);
+    agent.start({ containerRestart: true });
+    await agent.waitReady(30_000);
+    const afterRestart = await until(() => inDns(i), BACK_WITHIN_MS, () => `${i.pod.log()}\n${agent.logTail()}`);
+
+    // The agent pod is replaced: a new pod on the same node with a fresh data dir, which
+    // knows no services until the sidecar registers again. The node has no agent for a
+    // moment (longer than the sidecar's interval, so it sees the agent gone).
+    await agent.stop();
+    await sleep(6000);
+    const replacement = cluster.agentPod(1, 'consul-agent-1-replaced');
+    replacement.start();
+    cluster.agents.push(replacement);
+    await replacement.waitReady(30_000);
+    const afterReplacement = await until(() => inDns(i), BACK_WITHIN_MS, () => `${i.pod.log()}\n${replacement.logTail()}`);
+    console.log(`back in DNS ${afterRestart} ms after the restarted agent was Ready, ${afterReplacement} ms after the replacement was Ready`);
+    expect(i.pod.log()).toContain(`consul-registration: the agent had lost ${i.name} (restarted or replaced): registered it again`);
+    expect(i.pod.log()).toMatch(/consul-registration: the agent answers again after \d+ failed attempts in \d+s/);
+    // Between agent changes the sidecar only reads: it registered once at start and once after the replacement.
+    expect(i.pod.log().match(/consul-registration: registered |registered it again/g)).toHaveLength(2);
+    await i.pod.stop();
+    i.health.close();
+  }, 120_000);
+
+  it('tells why when the token may not register the service, and registers once it may', async () => {
+    const i = await instance('payment-service-7d9f-deny1', { envOverrides: { CONSUL_HTTP_TOKEN: tokens.dns } });
+    await until(async () => /registration failed, retrying every 2s: the ACL token was refused \(it needs service:write on the service\)/.test(i.pod.log()), 20_000, () => i.pod.log());
+    expect(await agentHas(i)).toBe(false);
+    await i.pod.stop();
+    i.health.close();
+  }, 60_000);
+
+  it('registers hostile meta values verbatim and runs nothing from them', async () => {
+    const i = await instance('payment-service-7d9f-meta1', { workload: hostileDeployment });
+    await until(() => agentHas(i), 20_000, () => i.pod.log());
+    const { body } = await cluster.api(i.agent, 'GET', `/v1/agent/service/${i.name}`, { token: tokens.bootstrap });
+    expect(body.Meta.note).toBe(hostile);
+    expect(body.Meta['k8s-namespace']).toBe('hostile');
+    expect(existsSync('/tmp/pwned')).toBe(false);
+    await i.pod.stop();
+    i.health.close();
+  }, 60_000);
+
+  it('brackets an IPv6 pod address in the check URL it registers', async () => {
+    const i = await instance('payment-service-7d9f-ipv61', { envOverrides: { POD_IP: 'fd00::12' } });
+    await until(() => agentHas(i), 20_000, () => i.pod.log());
+    const { body } = await cluster.api(i.agent, 'GET', `/v1/agent/service/${i.name}`, { token: tokens.bootstrap });
+    expect(body.Address).toBe('fd00::12');
+    const checks = (await cluster.api(i.agent, 'GET', '/v1/agent/checks', { token: tokens.bootstrap })).body;
+    const own = Object.values(checks as Record<string, any>).find((c) => c.ServiceID === i.name);
+    expect(own.Definition?.HTTP ?? own.Output).toBeDefined();
+    expect(JSON.stringify(own)).not.toContain('http://fd00::12:');
+    await i.pod.stop();
+    i.health.close();
+  }, 60_000);
+
+  it.each([
+    ['a pod name carrying shell', { POD_NAME: 'x;touch /tmp/pwned' }, /POD_NAME='x;touch \/tmp\/pwned' is not a pod name/],
+    ['a pod name starting with a dash', { POD_NAME: '-p' }, /is not a pod name/],
+    ['a missing pod IP', { POD_IP: '' }, /POD_IP='' is not an IP address/],
+    ['a pod IP carrying JSON', { POD_IP: '1","x":"y' }, /is not an IP address/],
+  ])('refuses %s before it calls the agent', async (_title, env, message) => {
+    const i = await instance(`payment-service-7d9f-bad${nextApp}`, { envOverrides: env });
+    expect(await i.pod.exited).toBe(2);
+    expect(i.pod.log()).toMatch(message);
+    expect(await agentHas(i)).toBe(false);
+    i.health.close();
+  });
+});
+
+/** The example's payment-service once more, in another namespace, with a meta value full of shell. */
+function addHostileChart(app: App, note: string): Chart {
+  const consul = addConsulChart(new App());
+  const chart = new Chart(app, 'hostile', { namespace: 'hostile', disableResourceNameHashes: true });
+  new DiscoverableService(chart, 'payment-service', {
+    image: 'ghcr.io/acme/payment-service:1.8.2',
+    ports: [{ name: 'http', port: 80, containerPort: 8080 }],
+    registration: new ConsulAgentRegistration({
+      agent: consul.agent, meta: { note }, aclToken: { secretName: 'payment-service-consul-token', key: 'token' },
+    }),
+  });
+  return chart;
+}
+
+/** A readiness endpoint on the pod IP: 200 while `ready`, else 503. */
+async function readinessEndpoint(address: string, port: number) {
+  const state = { ready: true, close: () => server.close() };
+  const server = createServer((request, response) => {
+    response.writeHead(request.url === '/health/ready' && state.ready ? 200 : 503).end();
+  });
+  await new Promise<void>((resolve) => server.listen(port, address, resolve));
+  return state;
+}
+
+/** Polls until `condition` holds; resolves with the time it took. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number, context = () => ''): Promise<number> {
+  const started = Date.now();
+  while (!(await condition().catch(() => false))) {
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met within ${timeoutMs} ms\n${context()}`);
+    await sleep(200);
+  }
+  return Date.now() - started;
+}

@@ -1,0 +1,105 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { Chart, Testing } from 'cdk8s';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CONSUL_PORTS, ConsulCluster, GossipEncryption } from '../../lib';
+import { ConsulTestCluster, generatedConsul } from '../support/consul';
+import { sleep } from '../support/pod';
+import { synthChart } from '../support/synth';
+
+/**
+ * A TLS-only server from ConsulCluster's TLS settings (HTTPS 8501, plain HTTP off), whose
+ * certificate is rotated the way cert-manager and kubelet do it: the Secret changes and the
+ * mounted files are swapped in place. Consul 1.8.7 reads the generated `tls` block under its
+ * older top-level names (see TLS_KEYS_FOR_1_8_7).
+ */
+describe('real Consul 1.8.7: certificate rotation on a TLS server', () => {
+  const chart = new Chart(Testing.app(), 'tls', { namespace: 'consul', disableResourceNameHashes: true });
+  const consul = new ConsulCluster(chart, 'consul', {
+    developmentSingleServer: true,
+    dnsClusterIp: '10.96.0.53',
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' }),
+    tls: { ca: { secretName: 'consul-ca', secretKey: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
+  });
+  const generated = generatedConsul(synthChart(chart));
+  const pki = mkdtempSync(join(tmpdir(), 'consul-pki-'));
+  let cluster: ConsulTestCluster;
+
+  beforeAll(async () => {
+    const ca = createCa(pki);
+    cluster = await ConsulTestCluster.start(generated, { agents: 0, beforeStart: (c) => {
+      c.secrets.set('consul-ca', { 'ca.crt': ca.cert });
+      c.secrets.set('consul-server-tls', issue(pki, 'server-a', [...consul.tlsDnsNames.server, `IP:${c.block.server(0)}`]));
+    } });
+    await cluster.servers[0].waitReady(60_000);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.cleanup();
+    rmSync(pki, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS only, with the certificate from the Secret', async () => {
+    expect(cluster.serverConfig().ports).toMatchObject({ http: -1, https: CONSUL_PORTS.https });
+    expect(await servedCertificate(cluster.servers[0].address)).toBe(fingerprint(cluster.secrets.get('consul-server-tls')!['tls.crt']));
+  });
+
+  it('serves a rotated certificate within seconds, without a restart', async () => {
+    const server = cluster.servers[0];
+    const pid = server.pid;
+    const rotated = issue(pki, 'server-b', [...consul.tlsDnsNames.server, `IP:${server.address}`]);
+    const changed = Date.now();
+    cluster.secrets.set('consul-server-tls', rotated);
+    const deadline = changed + 15_000;
+    while ((await servedCertificate(server.address)) !== fingerprint(rotated['tls.crt'])) {
+      if (Date.now() > deadline) throw new Error(`the old certificate is still served 15 s after the Secret changed:\n${server.logTail()}`);
+      await sleep(250);
+    }
+    console.log(`the rotated certificate was served ${Date.now() - changed} ms after the Secret changed`);
+    expect(server.pid).toBe(pid);
+    expect(server.log()).toMatch(/consul-entrypoint: a file in \/consul\/tls\/ca \/consul\/tls\/cert .*changed: reloading consul/);
+    // The API still answers over TLS with the new certificate, verified with the CA.
+    expect((await cluster.api(server, 'GET', '/v1/status/leader')).status).toBe(200);
+  }, 60_000);
+});
+
+function openssl(...args: string[]): void {
+  const result = spawnSync('openssl', args, { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr}`);
+}
+
+const NEW_KEY = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+
+function createCa(dir: string): { cert: string } {
+  openssl('req', '-x509', ...NEW_KEY, '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-subj', '/CN=discovery-kit test CA', '-days', '1');
+  return { cert: readFileSync(join(dir, 'ca.crt'), 'utf8') };
+}
+
+/** A kubernetes.io/tls Secret's data for a certificate with these SANs (`DNS:` implied unless `IP:`). */
+function issue(dir: string, name: string, sans: string[]): Record<string, string> {
+  const file = (suffix: string) => join(dir, `${name}.${suffix}`);
+  const altNames = sans.map((san) => (san.startsWith('IP:') ? san : `DNS:${san}`)).join(',');
+  writeFileSync(file('ext'), `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth,clientAuth\n`);
+  openssl('req', ...NEW_KEY, '-keyout', file('key'), '-out', file('csr'), '-subj', `/CN=${name}`);
+  openssl('x509', '-req', '-in', file('csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-out', file('crt'), '-days', '1', '-extfile', file('ext'));
+  return { 'tls.crt': readFileSync(file('crt'), 'utf8'), 'tls.key': readFileSync(file('key'), 'utf8') };
+}
+
+function fingerprint(pem: string): string {
+  const result = spawnSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: pem, encoding: 'utf8' });
+  return result.stdout.trim().split('=')[1].replaceAll(':', '').toUpperCase();
+}
+
+/** The SHA-256 fingerprint of the certificate the HTTPS port presents. */
+function servedCertificate(host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: CONSUL_PORTS.https, rejectUnauthorized: false, timeout: 5000 }, () => {
+      resolve(socket.getPeerCertificate().fingerprint256.replaceAll(':', '').toUpperCase());
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
