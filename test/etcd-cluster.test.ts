@@ -351,10 +351,9 @@ describe('EtcdCluster with a single member for development', () => {
 
 // The generated flags are a working configuration: three real etcd processes form a cluster
 // with them, after only hostnames and ports are rewritten to loopback.
-const ETCD_INSTALLED = spawnSync('etcd', ['--version']).status === 0;
 const run = promisify(execFile);
 
-describe.skipIf(!ETCD_INSTALLED)('the generated flags on three real etcd processes', () => {
+describe('the generated flags on three real etcd processes', () => {
   const members = ['etcd-0', 'etcd-1', 'etcd-2'];
   const processes: ChildProcess[] = [];
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin' }; // no ETCD_* variable may leak in as a flag

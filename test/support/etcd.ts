@@ -207,9 +207,6 @@ export interface TestPki {
   readonly client: { readonly certFile: string; readonly keyFile: string };
 }
 
-/** Whether the openssl CLI, which {@link createTestPki} needs, is installed. */
-export const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
-
 /**
  * Creates a {@link TestPki} under `dir` with the openssl CLI (P-256 keys, valid one day). The
  * client certificate's subject is `clientSubject` (an API server reads the user from its CN

@@ -6,9 +6,8 @@ const ROOT = join(__dirname, '..', '..');
 /**
  * vitest globalSetup: makes sure the real components the tests run are on this machine, so
  * `npm test` is all a fresh machine needs.
- * - etcd, etcdctl and busybox: `.ci/ensure-etcd.sh` installs Debian's packages when one is
- *   missing. In CI a failed install fails the run; on a developer machine without apt or
- *   root it only warns, and the real-etcd suites skip.
+ * - etcd, etcdctl and busybox: `tools/ensure-etcd.sh` installs Debian's packages when one is
+ *   missing. A failure fails the run: the etcd tests never skip.
  * - Consul 1.8.7: `tools/ensure-consul.sh` unpacks Debian bullseye's package into the
  *   per-machine cache and prints the binary's path, which the tests read from
  *   `DK_CONSUL_BIN` (set it yourself to use another build). A failure fails the run: the
@@ -20,13 +19,12 @@ export default function setup(): void {
 }
 
 function ensureEtcd(): void {
-  const script = join(ROOT, '.ci', 'ensure-etcd.sh');
+  const script = join(ROOT, 'tools', 'ensure-etcd.sh');
   process.stdout.write(`global-setup: sh ${script} (installs etcd, etcdctl and busybox if missing)\n`);
   const result = spawnSync('sh', [script], { stdio: 'inherit' });
-  if (result.status === 0) return;
-  const reason = result.error?.message ?? `exit status ${result.status ?? result.signal}`;
-  if (process.env.CI) throw new Error(`${script} failed (${reason}); the real-etcd tests cannot run`);
-  process.stderr.write(`global-setup: WARNING: ${script} failed (${reason}); tests that need a real etcd will be skipped\n`);
+  if (result.status !== 0) {
+    throw new Error(`${script} failed (${result.error?.message ?? `exit status ${result.status ?? result.signal}`}); the real-etcd tests cannot run`);
+  }
 }
 
 function ensureConsul(): string {
