@@ -80,11 +80,12 @@ describe('real Consul 1.8.7: the generated cluster through the README platform s
     expect(answers.map((a) => a.port)).toEqual([8300, 8300, 8300]);
   });
 
-  it('gives a service-identity token exactly its own service', async () => {
+  it('gives a service-identity token exactly its own service', { timeout: 90_000 }, async () => {
     const token = serviceToken;
     const register = (name: string) => cluster.api(cluster.agents[0], 'PUT', '/v1/agent/service/register', {
       token, body: { ID: `${name}-1`, Name: name, Port: 8080 },
     });
+    await cluster.waitForServiceToken('payment-service', token, 60_000);
     const registered = await register('payment-service');
     expect(registered.status, JSON.stringify(registered.body)).toBe(200);
     expect((await register('order-service')).status).toBe(403);

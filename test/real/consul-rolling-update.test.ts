@@ -60,13 +60,13 @@ describe('real Consul 1.8.7: a rolling update of the generated servers', () => {
           result = await put(n);
         }
         writes.push({ at, ms: Date.now() - at, ok: result.status === 200 && result.body === true, detail: `${result.status} ${JSON.stringify(result.body)}` });
-        await sleep(100);
+        await sleep(200);
       }
     })();
     const watcher = (async () => {
       while (rolling) {
         leaderSamples.push({ at: Date.now(), leader: await cluster.leaderSeenBy(client) });
-        await sleep(100);
+        await sleep(200);
       }
     })();
 

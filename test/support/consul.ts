@@ -329,7 +329,7 @@ export class ConsulTestCluster {
    */
   async setUpAcls(): Promise<AclTokens> {
     const server = this.servers[0];
-    const bootstrap = JSON.parse(await this.consul(server, ['acl', 'bootstrap', '-format=json'])).SecretID;
+    const bootstrap = JSON.parse(await this.untilAclsReady(() => this.consul(server, ['acl', 'bootstrap', '-format=json']))).SecretID;
     await this.consul(server, ['acl', 'policy', 'create', '-name=consul-agents', `-rules=${CONSUL_AGENT_POLICY_RULES}`], bootstrap);
     await this.consul(server, ['acl', 'policy', 'create', '-name=dns-read', `-rules=${CONSUL_DNS_READ_POLICY_RULES}`], bootstrap);
     const agent = await this.createToken(['-description=consul agents', '-policy-name=consul-agents'], bootstrap);
@@ -347,6 +347,40 @@ export class ConsulTestCluster {
       await sleep(500);
     }
     return { bootstrap, agent, dns };
+  }
+
+  /**
+   * Retries `call` while a Consul 1.8 server still runs ACLs in legacy mode: for a few seconds
+   * after the first leader election, and longer on a loaded machine.
+   */
+  private async untilAclsReady<T>(call: () => Promise<T>, timeoutMs = 60_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        return await call();
+      } catch (error) {
+        if (!/legacy mode/.test(String(error)) || Date.now() > deadline) throw error;
+        await sleep(1000);
+      }
+    }
+  }
+
+  /**
+   * Waits until every agent accepts a registration of `service` with `token`. A Consul 1.8
+   * agent resolves a new token through the servers and caches a refusal for the token TTL
+   * (30 s), so right after the bootstrap a first attempt can be refused for a while.
+   */
+  async waitForServiceToken(service: string, token: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (const agent of this.agents) {
+      for (;;) {
+        const { status, body } = await this.api(agent, 'PUT', '/v1/agent/service/register', { token, body: { ID: `${service}-token-check`, Name: service } });
+        if (status === 200) break;
+        if (Date.now() > deadline) throw new Error(`${agent.name} refused the token for ${service} for ${timeoutMs} ms: ${status} ${JSON.stringify(body)}`);
+        await sleep(1000);
+      }
+      await this.api(agent, 'PUT', `/v1/agent/service/deregister/${service}-token-check`, { token });
+    }
   }
 
   /** `consul acl token create <flags>`; returns the SecretID. */
