@@ -18,7 +18,11 @@ import { findContainer, findObject, synthApp } from '../support/synth';
  */
 const BUSYBOX = ['busybox', 'sh'];
 const SHELLS: [string, readonly string[]][] = [['busybox sh', BUSYBOX], ['dash', ['dash']]];
-/** Back in DNS after the agent returns: one resync interval, one check interval, the sync to the servers. */
+/**
+ * Back in DNS after a new agent starts: its start, one resync interval (5 s) until the
+ * sidecar sees the registration missing, the first check (Consul staggers it by up to one
+ * interval, 5 s), the sync to the servers.
+ */
 const BACK_WITHIN_MS = 15_000;
 
 describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () => {
@@ -136,33 +140,30 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     expect(await status(i)).toBe('absent');
   }, 180_000);
 
-  it('comes back within the bound after an agent restart and after an agent replacement, and says so in its log', async () => {
+  it('comes back within the bound after an agent replacement and an agent restart, and says so in its log', async () => {
     const i = await instance('payment-service-7d9f-node1', { node: 1 });
     await until(() => inDns(i), 20_000, () => i.pod.log());
-    const agent = cluster.agents[1];
+
+    // The agent pod is replaced: a new pod on the same node with a fresh data dir, which
+    // knows no services until the sidecar registers again. The node has no agent for a
+    // moment (longer than the sidecar's interval, so the sidecar sees the agent gone).
+    await cluster.agents[1].stop();
+    expect(await inDns(i)).toBe(false);
+    await sleep(6000);
+    const agent = cluster.agentPod(1, 'consul-agent-1-replaced');
+    cluster.agents.push(agent);
+    agent.start();
+    const afterReplacement = await until(() => inDns(i), BACK_WITHIN_MS, () => `${i.pod.log()}\n${agent.logTail()}`);
+    expect(i.pod.log()).toContain(`consul-registration: the agent had lost ${i.name} (restarted or replaced): registered it again`);
+    expect(i.pod.log()).toMatch(/consul-registration: the agent answers again after \d+ failed attempts in \d+s/);
 
     // The agent's container restarts: the same pod, its emptyDir data dir kept.
     await agent.stop();
     expect(await inDns(i)).toBe(false);
     agent.start({ containerRestart: true });
-    await agent.waitReady(30_000);
     const afterRestart = await until(() => inDns(i), BACK_WITHIN_MS, () => `${i.pod.log()}\n${agent.logTail()}`);
-
-    // The agent pod is replaced: a new pod on the same node with a fresh data dir, which
-    // knows no services until the sidecar registers again. The node has no agent for a
-    // moment (longer than the sidecar's interval, so it sees the agent gone).
-    await agent.stop();
-    await sleep(6000);
-    const replacement = cluster.agentPod(1, 'consul-agent-1-replaced');
-    const replaced = Date.now();
-    replacement.start();
-    cluster.agents.push(replacement);
-    await replacement.waitReady(30_000);
-    const afterReplacement = await until(() => inDns(i), BACK_WITHIN_MS, () => `${i.pod.log()}\n${replacement.logTail()}`);
-    console.log(`back in DNS ${afterRestart} ms after the restarted agent was Ready, ${afterReplacement} ms after the replacement was Ready (${Date.now() - replaced} ms after it started)`);
-    expect(i.pod.log()).toContain(`consul-registration: the agent had lost ${i.name} (restarted or replaced): registered it again`);
-    expect(i.pod.log()).toMatch(/consul-registration: the agent answers again after \d+ failed attempts in \d+s/);
-    // Between agent changes the sidecar only reads: it registered once at start and once after the replacement.
+    console.log(`back in DNS ${afterReplacement} ms after the replacement agent started, ${afterRestart} ms after the agent restarted (bound ${BACK_WITHIN_MS} ms)`);
+    // Between agent changes the sidecar only reads: it registered at start and after the replacement.
     expect(i.pod.log().match(/consul-registration: registered |registered it again/g)).toHaveLength(2);
     await i.pod.stop();
     i.health.close();
