@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // The Go-built tiers run in `npm run test:e2e` (vitest.e2e.config.mts).
+    exclude: [...configDefaults.exclude, 'test/e2e/**'],
     // Installs the real etcd, etcdctl and busybox the fault tests run, when missing.
     globalSetup: ['./test/support/global-setup.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],

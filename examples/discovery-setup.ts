@@ -1,20 +1,21 @@
 import { App, Chart, Duration } from 'cdk8s';
 import { ConsulCluster, DiscoverableService, EtcdCluster, GossipEncryption, MeshProtocol, RestrictedNamespace } from '../lib';
-import { SHOP_SERVICE_DEFAULTS, defineShop } from './shop';
+import { SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings, defineShop } from './shop';
 
 /**
  * The example discovery setup that `cdk8s synth` writes to dist/: a Consul cluster in a
  * restricted `consul` namespace, an etcd cluster in `etcd`, and three services in a
  * restricted `production` namespace. payment-service and order-service register with
  * Consul (payment-service also sits in the mesh with circuit breaking); user-service
- * registers in etcd; order-service discovers payment-service.
+ * registers in etcd; order-service discovers payment-service. `services` sets the shop's
+ * image tags and replicas (the next release of the example changes them).
  */
-export function buildExampleApp(app: App): App {
+export function buildExampleApp(app: App, services: Record<ShopServiceName, ShopServiceSettings> = SHOP_SERVICE_DEFAULTS): App {
   const consul = addConsulChart(app);
   const etcd = addEtcdChart(app);
   const production = new Chart(app, 'production', { namespace: 'production', disableResourceNameHashes: true });
   new RestrictedNamespace(production, 'production');
-  defineShop(production, { services: SHOP_SERVICE_DEFAULTS, consulAgent: consul.agent, consulAcls: true, etcd });
+  defineShop(production, { services, consulAgent: consul.agent, consulAcls: true, etcd });
   addMeshChart(app, consul);
   return app;
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { consulClusterOf, buildExampleApp } from '../examples/discovery-setup';
 import { CONSUL_CLIENT_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption, KUBE_DNS_PEER } from '../lib';
 import { invalidDurations, unknownConfigKeys } from './support/consul-config-keys';
-import { Exemption, qualityViolations } from './support/quality';
+import { qualityViolations } from './support/quality';
 import type { KubeObject } from './support/schema';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
@@ -14,15 +14,6 @@ const TLS = {
   serverCertificate: { secretName: 'consul-server-tls' },
   agentCertificate: { secretName: 'consul-agent-tls' },
 };
-
-/** The image's consul user is uid 100 / gid 1000; kube-score wants both >= 10000. */
-function consulUserExemptions(name = 'consul'): Exemption[] {
-  return [`StatefulSet/${name}-server`, `DaemonSet/${name}-agent`].map((object) => ({
-    rule: 'non-root-ids' as const,
-    object,
-    why: "hashicorp/consul's consul user is uid 100 / gid 1000, the official chart's default; runAsUser/runAsGroup raise them",
-  }));
-}
 
 interface Built {
   readonly cluster: ConsulCluster;
@@ -280,9 +271,8 @@ describe('ConsulCluster with defaults', () => {
     }
   });
 
-  it('passes the manifest-quality suite, with only the consul user ids exempted', () => {
-    expect(qualityViolations(objects, { exemptions: consulUserExemptions() })).toEqual([]);
-    expect(qualityViolations(objects).map((v) => v.split(':')[0])).toEqual(['StatefulSet/consul-server', 'DaemonSet/consul-agent']);
+  it('passes the manifest-quality suite', () => {
+    expect(qualityViolations(objects)).toEqual([]);
   });
 
   it('runs an agent on every node, tainted ones included, and no server on them unless allowed', () => {
@@ -343,7 +333,7 @@ describe.each([3, 5, 7])('ConsulCluster with %i servers', (replicas) => {
   });
 
   it('passes the manifest-quality suite', () => {
-    expect(qualityViolations(objects, { exemptions: consulUserExemptions() })).toEqual([]);
+    expect(qualityViolations(objects)).toEqual([]);
   });
 });
 
@@ -358,11 +348,8 @@ describe('ConsulCluster as a development single server', () => {
     expect(warningsOf(cluster)).toContainEqual(expect.stringMatching(/developmentSingleServer: one Consul server has no fault tolerance/));
   });
 
-  it('fails only the budget rule, which a single server cannot satisfy', () => {
-    const exemptions: Exemption[] = [...consulUserExemptions(), {
-      rule: 'pdb', object: 'StatefulSet/consul-server', why: 'development single server: a budget of one pod would block every drain',
-    }];
-    expect(qualityViolations(objects, { exemptions })).toEqual([]);
+  it('passes the manifest-quality suite', () => {
+    expect(qualityViolations(objects)).toEqual([]);
   });
 });
 
@@ -428,7 +415,7 @@ describe('ConsulCluster with TLS', () => {
   });
 
   it('passes the manifest-quality suite', () => {
-    expect(qualityViolations(objects, { exemptions: consulUserExemptions() })).toEqual([]);
+    expect(qualityViolations(objects)).toEqual([]);
   });
 });
 
@@ -457,20 +444,13 @@ describe('ConsulCluster security switches', () => {
     ]));
   });
 
-  it('publishes agent hostPorts only when opted in, and the quality suite flags them', () => {
+  // The real API server refuses them in a restricted namespace: test/e2e/apply-dist.test.ts.
+  it('publishes agent hostPorts only when opted in', () => {
     const { cluster, objects } = build({ agentHostPorts: true });
     const agent = consulContainer(objects, 'DaemonSet', 'consul-agent');
     expect(agent.ports.filter((p: any) => p.hostPort).map((p: any) => `${p.name}:${p.hostPort}`)).toEqual(['http:8500', 'grpc:8502']);
     expect(JSON.stringify(findObject(objects, 'StatefulSet', 'consul-server'))).not.toContain('hostPort');
     expect(warningsOf(cluster)).toContainEqual(expect.stringMatching(/agentHostPorts.*baseline/));
-    const exemptions: Exemption[] = [...consulUserExemptions(), {
-      rule: 'pss-baseline', object: 'DaemonSet/consul-agent', why: 'agentHostPorts is the documented opt-in that trades Pod Security baseline for hostPort access',
-    }];
-    expect(qualityViolations(objects, { exemptions })).toEqual([]);
-    expect(qualityViolations(objects, { exemptions: consulUserExemptions() })).toEqual([
-      'DaemonSet/consul-agent: pss-baseline: container consul uses hostPort 8500',
-      'DaemonSet/consul-agent: pss-baseline: container consul uses hostPort 8502',
-    ]);
   });
 });
 
@@ -561,7 +541,7 @@ describe('ConsulCluster with every prop set', () => {
     expect(cluster.serverAddresses[4]).toBe('registry-server-4.registry-server.platform.svc.corp.example');
   });
 
-  it('passes the manifest-quality suite without exemptions (ids >= 10000)', () => {
+  it('passes the manifest-quality suite', () => {
     expect(qualityViolations(objects)).toEqual([]);
   });
 });

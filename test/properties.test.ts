@@ -1,10 +1,8 @@
-import { Duration } from 'cdk8s';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ConsulAgentRegistration, ConsulCatalogSync, DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec,
-} from '../lib';
+import { ConsulAgentRegistration, DiscoverableService, DiscoverableServiceProps, DiscoveryKitValidationError, HealthSpec } from '../lib';
 import { qualityViolations } from './support/quality';
+import { AGENT, validServiceProps } from './support/service-props';
 import { synthChart, testChart } from './support/synth';
 
 const RUNS = 200;
@@ -16,60 +14,10 @@ function check<T>(title: string, arbitrary: fc.Arbitrary<T>, predicate: (value: 
   if (details.failed) throw new Error(fc.defaultReportMessage(details) ?? `property "${title}" failed`);
 }
 
-const letter = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz');
-const alnum = fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789');
-const dns1035 = (max: number) => fc.tuple(letter, fc.array(fc.oneof(alnum, fc.constant('-')), { maxLength: max - 2 }), alnum)
-  .map(([a, mid, z]) => `${a}${mid.join('')}${z}`);
-const ianaName = dns1035(15).filter((n) => !n.includes('--'));
-const AGENT = { url: 'http://consul-agent.consul.svc.cluster.local:8500', port: 8500, clusterName: 'consul', namespace: 'consul', podSelector: { 'app.kubernetes.io/name': 'consul' } };
-
-const ports = fc.uniqueArray(fc.record({ name: ianaName, port: fc.integer({ min: 1, max: 65535 }) }), {
-  minLength: 1, maxLength: 4, selector: (p) => p.name,
-}).filter((list) => new Set(list.map((p) => p.port)).size === list.length);
-
-const health = fc.record({
-  readinessPeriod: fc.integer({ min: 2, max: 30 }),
-  readinessFailures: fc.integer({ min: 1, max: 5 }),
-  livenessExtra: fc.integer({ min: 0, max: 60 }),
-  startup: fc.integer({ min: 10, max: 600 }),
-});
-
-const validProps = fc.record({
-  name: dns1035(54),
-  ports,
-  replicas: fc.integer({ min: 2, max: 20 }),
-  tag: fc.stringMatching(/^[a-z0-9][a-z0-9.-]{0,20}$/).filter((t) => t !== 'latest'),
-  health,
-  preStop: fc.integer({ min: 0, max: 30 }),
-  graceExtra: fc.integer({ min: 1, max: 60 }),
-  registry: fc.constantFrom('none', 'consul-agent', 'catalog-sync'),
-  tags: fc.uniqueArray(dns1035(20), { maxLength: 4 }),
-}).map((v): DiscoverableServiceProps => {
-  const livenessPeriod = v.health.readinessPeriod + 1;
-  // Liveness must tolerate at least as long as readiness: derive its threshold from that window.
-  const livenessFailures = Math.ceil((v.health.readinessPeriod * v.health.readinessFailures + v.health.livenessExtra) / livenessPeriod);
-  const registration = v.registry === 'consul-agent' ? new ConsulAgentRegistration({ agent: AGENT, tags: v.tags })
-    : v.registry === 'catalog-sync' ? new ConsulCatalogSync({ tags: v.tags }) : undefined;
-  return {
-    name: v.name,
-    image: `ghcr.io/acme/${v.name}:${v.tag}`,
-    ports: v.ports,
-    replicas: v.replicas,
-    health: HealthSpec.http({
-      port: v.ports[0].name,
-      readiness: { period: Duration.seconds(v.health.readinessPeriod), timeout: Duration.seconds(1), failureThreshold: v.health.readinessFailures },
-      liveness: { period: Duration.seconds(livenessPeriod), timeout: Duration.seconds(1), failureThreshold: livenessFailures },
-      startup: { maxStartupTime: Duration.seconds(v.health.startup) },
-    }),
-    // Longer than the preStop delay and than the 5 s the Consul hook may need to deregister.
-    shutdown: { preStopDelay: Duration.seconds(v.preStop), terminationGracePeriod: Duration.seconds(Math.max(v.preStop, 5) + v.graceExtra) },
-    registration,
-  };
-});
 
 describe('generated valid props', () => {
   it('always synthesize schema-valid, quality-clean manifests', () => {
-    check('valid DiscoverableService props synthesize cleanly', validProps, (props) => {
+    check('valid DiscoverableService props synthesize cleanly', validServiceProps, (props) => {
       const chart = testChart();
       new DiscoverableService(chart, 'svc', props);
       const objects = synthChart(chart); // validates every object against the schema

@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Sourced by tools/ensure-*.sh: where per-machine builds go, and how a real component is built
 # from the Go module proxy once per machine. Nothing built here is ever written into the clone.
 
@@ -41,4 +42,11 @@ dk_go_build() {
   mv -f "$out.tmp.$$" "$out"
   dk_log "built $name in $(( $(date +%s) - start )) s"
   printf '%s\n' "$out"
+}
+
+# dk_module_version MODULE_DIR MODULE
+# The version of MODULE that the wrapper module MODULE_DIR requires: its go.mod is the one place
+# a version is bumped, and the cache key follows it.
+dk_module_version() {
+  awk -v m="$2" '$1 == m { print $2; exit }' "$1/go.mod"
 }

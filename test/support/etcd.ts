@@ -210,8 +210,12 @@ export interface TestPki {
 /** Whether the openssl CLI, which {@link createTestPki} needs, is installed. */
 export const HAVE_OPENSSL = spawnSync('openssl', ['version']).status === 0;
 
-/** Creates a {@link TestPki} under `dir` with the openssl CLI (P-256 keys, valid one day). */
-export function createTestPki(dir: string): TestPki {
+/**
+ * Creates a {@link TestPki} under `dir` with the openssl CLI (P-256 keys, valid one day). The
+ * client certificate's subject is `clientSubject` (an API server reads the user from its CN
+ * and the groups from its O).
+ */
+export function createTestPki(dir: string, clientSubject = '/CN=client'): TestPki {
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => {
     const result = spawnSync('openssl', args, { encoding: 'utf8' });
@@ -219,16 +223,16 @@ export function createTestPki(dir: string): TestPki {
   };
   const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl('req', '-x509', ...newKey, '-keyout', file('ca.key'), '-out', file('ca.crt'), '-subj', '/CN=discovery-kit test CA', '-days', '1');
-  const issue = (name: string, extensions: string) => {
+  const issue = (name: string, subject: string, extensions: string) => {
     writeFileSync(file(`${name}.ext`), extensions);
-    openssl('req', ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', `/CN=${name}`);
+    openssl('req', ...newKey, '-keyout', file(`${name}.key`), '-out', file(`${name}.csr`), '-subj', subject);
     openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.crt'), '-CAkey', file('ca.key'), '-CAcreateserial',
       '-out', file(`${name}.crt`), '-days', '1', '-extfile', file(`${name}.ext`));
     return { certFile: file(`${name}.crt`), keyFile: file(`${name}.key`) };
   };
   return {
     caFile: file('ca.crt'),
-    server: issue('server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'),
-    client: issue('client', 'extendedKeyUsage=clientAuth\n'),
+    server: issue('server', '/CN=server', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n'),
+    client: issue('client', clientSubject, 'extendedKeyUsage=clientAuth\n'),
   };
 }
