@@ -42,7 +42,8 @@ function changedPaths(before: unknown, after: unknown, path = ''): string[] {
     Array.isArray(before) ? `${path}[${key}]` : path ? `${path}.${key}` : key));
 }
 
-describe('pulumi up, preview and destroy of the stacks with the real engine against a real API server', () => {
+// Each operation starts the CLI, the provider and a Node.js program: up to minutes on a loaded machine.
+describe('pulumi up, preview and destroy of the stacks with the real engine against a real API server', { timeout: 900_000 }, () => {
   let api: ApiServer;
   let backend: PulumiBackend;
   let platform: PulumiStack;

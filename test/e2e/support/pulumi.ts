@@ -80,10 +80,10 @@ export class PulumiBackend {
     mkdirSync(join(this.dir, 'state'));
   }
 
-  /** Runs the real CLI; rejects with its output on a non-zero exit. */
+  /** Runs the real CLI (non-interactive: no terminal); rejects with its output on a non-zero exit. */
   cli(args: readonly string[], cwd: string = this.dir): Promise<string> {
     return new Promise((resolve, reject) => {
-      execFile(binaryPath('pulumi'), [...args, '--non-interactive'], { cwd, env: this.env, timeout: CLI_TIMEOUT_MS, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      execFile(binaryPath('pulumi'), args, { cwd, env: this.env, timeout: CLI_TIMEOUT_MS, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
         if (error) reject(new Error(`pulumi ${args.join(' ')} failed (${error.code ?? error.signal}):\n${stderr}${stdout}`));
         else resolve(stdout);
       });
@@ -120,7 +120,12 @@ export class PulumiStack {
   constructor(readonly backend: PulumiBackend, readonly project: PulumiProject, readonly workDir: string, readonly stack: string) {}
 
   setConfig(key: string, value: string, secret = false): Promise<string> {
-    return this.cli(['config', 'set', ...(key.includes('.') ? ['--path'] : []), ...(secret ? ['--secret'] : []), key, '--', value]);
+    const flags = [...(key.includes('.') ? ['--path'] : []), ...(secret ? ['--secret'] : [])];
+    return this.backend.cli(['config', 'set', '--stack', this.stack, ...flags, key, '--', value], this.workDir);
+  }
+
+  removeConfig(key: string): Promise<string> {
+    return this.cli(['config', 'rm', key]);
   }
 
   cli(args: readonly string[]): Promise<string> {
