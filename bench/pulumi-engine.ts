@@ -45,7 +45,7 @@ export async function measureEnginePreviews(names: readonly PulumiProgramName[],
         let stop = () => 0;
         const result = await stacks.get(name)!.run('preview', {}, (pid) => { stop = sampleTreeRss(pid); });
         const peakRssMb = stop() / 2 ** 20;
-        const objects = result.steps.filter((s) => s.urn.includes('::kubernetes:')).map((s) => s.urn.split('::').pop()!).sort();
+        const objects = result.steps.filter((s) => s.type.startsWith('kubernetes:')).map((s) => s.name).sort();
         results.get(name)!.push({ seconds: result.seconds, peakRssMb, creates: result.summary.create ?? 0, objects });
         progress(`pulumi preview (real engine) ${name} n=${n} rep ${rep + 1}/${reps}: ${result.seconds.toFixed(1)} s, peak RSS ${peakRssMb.toFixed(0)} MB (program + CLI + provider)`);
       }

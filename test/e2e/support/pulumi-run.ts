@@ -43,8 +43,9 @@ async function main(request: RunRequest): Promise<RunResult> {
   const steps: Step[] = [];
   const onEvent = (event: EngineEvent) => {
     const step = event.resourcePreEvent?.metadata;
-    if (step && step.op !== 'same' && step.type !== 'pulumi:pulumi:Stack') {
-      steps.push({ op: step.op as OpType, urn: step.urn, detailedDiff: Object.keys(step.detailedDiff ?? {}).sort() });
+    // A StackReference is read on every run: a read changes nothing.
+    if (step && step.op !== 'same' && step.op !== 'read' && step.type !== 'pulumi:pulumi:Stack') {
+      steps.push({ op: step.op as OpType, type: step.type, name: step.urn.split('::').pop()!, detailedDiff: Object.keys(step.detailedDiff ?? {}).sort() });
     }
   };
   const started = process.hrtime.bigint();

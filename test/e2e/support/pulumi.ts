@@ -27,7 +27,9 @@ export interface RunRequest {
 /** A step of an operation other than `same`: what the engine does to one resource. */
 export interface Step {
   readonly op: OpType;
-  readonly urn: string;
+  readonly type: string;
+  /** The resource name: the last part of its URN. */
+  readonly name: string;
   /** The property paths that differ (`spec.replicas`), for updates. */
   readonly detailedDiff: string[];
 }
