@@ -16,6 +16,7 @@ import { IMPLEMENTATION_NAMES, ImplementationName, synthesize } from './implemen
 import { firstManifestDifference } from './manifests';
 import { summarizeProfile } from './profile';
 import type { PulumiProgramName } from './pulumi';
+import { EnginePreview, measureEnginePreviews } from './pulumi-engine';
 import { NAMESPACES, workload } from './workload';
 
 /**
@@ -25,6 +26,8 @@ import { NAMESPACES, workload } from './workload';
  */
 const SYNTH_PLAN = [{ n: 100, reps: 5 }, { n: 1000, reps: 5 }, { n: 10_000, reps: 3 }] as const;
 const PULUMI_PLAN = { n: 1000, reps: 5 } as const;
+/** Real-engine previews: a few seconds each at 100 services. */
+const ENGINE_PLAN = { n: 100, reps: 3 } as const;
 const PULUMI_PROGRAM_NAMES: PulumiProgramName[] = ['component', 'direct'];
 
 const ROOT = path.resolve(__dirname, '..');
@@ -152,7 +155,26 @@ function profileRuns(dir: string): void {
   }
 }
 
-function main(): void {
+/** The real-engine previews' medians; ratios against direct's medians. */
+function printEnginePreviews(previews: Map<PulumiProgramName, EnginePreview[]>): void {
+  const direct = previews.get('direct')!;
+  const medianField = (runs: readonly EnginePreview[], field: 'seconds' | 'peakRssMb') => median(runs.map((r) => r[field]));
+  console.log(`\nPulumi preview with the real engine (CLI, engine and Kubernetes provider rendering, a fresh stack each, so every resource is a create): `
+    + `${ENGINE_PLAN.n} discovery-kit services, program start to CLI exit; peak RSS is the program, CLI and provider processes together; ratios against direct's medians`);
+  console.log(['program', 'N', 'creates', 'wall s', 'min-max', 'ratio', 'peak RSS MB', 'ratio', 'runs'].join('  '));
+  for (const [name, runs] of previews) {
+    const seconds = runs.map((r) => r.seconds);
+    console.log([
+      name.padEnd(9), String(ENGINE_PLAN.n), String(runs[0].creates),
+      medianField(runs, 'seconds').toFixed(1), `${Math.min(...seconds).toFixed(1)}-${Math.max(...seconds).toFixed(1)}`,
+      (medianField(runs, 'seconds') / medianField(direct, 'seconds')).toFixed(2),
+      medianField(runs, 'peakRssMb').toFixed(0), (medianField(runs, 'peakRssMb') / medianField(direct, 'peakRssMb')).toFixed(2),
+      String(runs.length),
+    ].join('  '));
+  }
+}
+
+async function main(): Promise<void> {
   const started = Date.now();
   const profileArg = process.argv.slice(2).find((a) => a.startsWith('--profile'));
   console.log(`machine: ${machine()}`);
@@ -161,6 +183,7 @@ function main(): void {
   const synth = SYNTH_PLAN.map(({ n, reps }) =>
     measureAlternating<ImplementationName>(IMPLEMENTATION_NAMES, n, reps, (impl) => ({ kind: 'synth', impl, n })));
   const pulumi = measureAlternating(PULUMI_PROGRAM_NAMES, PULUMI_PLAN.n, PULUMI_PLAN.reps, (impl) => ({ kind: 'pulumi', impl, n: PULUMI_PLAN.n }));
+  const engine = await measureEnginePreviews(PULUMI_PROGRAM_NAMES, ENGINE_PLAN.n, ENGINE_PLAN.reps, progress);
 
   console.log(`\nSynthesis: construct + chart.toJson() of all ${NAMESPACES} charts, fresh process per run; medians, ratios against raw-apiobject's medians`);
   console.log(HEADER);
@@ -170,6 +193,7 @@ function main(): void {
   console.log(`\nPulumi under mocks: ${PULUMI_PLAN.n} discovery-kit services (charts built beforehand), synthesis + registration until every resource is registered; ratios against direct's medians`);
   console.log(HEADER);
   for (const s of pulumi.values()) console.log(row(s, pulumi.get('direct')!));
+  printEnginePreviews(engine);
 
   if (profileArg) profileRuns(profileArg.includes('=') ? profileArg.split('=')[1] : path.join(os.tmpdir(), 'discovery-kit-bench-profiles'));
 
@@ -179,6 +203,11 @@ function main(): void {
   console.log(`synth-ratio-vs-raw: ${(at(1000, 'discovery-kit') / at(1000, 'raw-apiobject')).toFixed(2)} at 1000 services`);
   console.log(`synth-scaling: ${(at(10_000, 'discovery-kit') / at(1000, 'discovery-kit')).toFixed(2)} for 10x services`);
   console.log(`pulumi-ratio-vs-direct: ${(medianMs(pulumi.get('component')!) / medianMs(pulumi.get('direct')!)).toFixed(2)}`);
+  const engineMedian = (name: PulumiProgramName) => median(engine.get(name)!.map((r) => r.seconds));
+  console.log(`pulumi-engine-preview-ratio-vs-direct: ${(engineMedian('component') / engineMedian('direct')).toFixed(2)} at ${ENGINE_PLAN.n} services`);
 }
 
-main();
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exitCode = 1;
+});

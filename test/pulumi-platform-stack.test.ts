@@ -153,6 +153,11 @@ describe('the platform stack rejects bad config before registering anything', ()
     ['a DNS ClusterIP that is not an IPv4 address', { consulDnsClusterIp: '10.96.0.300' }, 'consulDnsClusterIp', /"10.96.0.300".*IPv4 address/],
     ['a bad namespace', { appsNamespace: 'Shop_Prod' }, 'appsNamespace', /"Shop_Prod".*RFC 1123 DNS label/],
     ['a non-boolean switch', { consulAcls: 'yes' }, 'consulAcls', /"yes".*true or false/],
+    // The real Kubernetes provider refuses the combination (found by test/e2e/pulumi-render.test.ts).
+    ['rendering with a context', { renderYamlToDirectory: 'rendered', context: 'kind-discovery' }, 'renderYamlToDirectory',
+      /"rendered" is invalid: cannot be combined with discovery-platform:context: .*pulumi config rm context$/],
+    ['rendering with a kubeconfig', { renderYamlToDirectory: 'rendered', kubeconfig: '/etc/kube/config' }, 'renderYamlToDirectory',
+      /cannot be combined with discovery-platform:kubeconfig: .*pulumi config rm kubeconfig$/],
     ['an unknown agent token', { consulTokens: '{"replication":"hunter2"}' }, 'consulTokens.replication', /"<redacted>" is invalid: must be one of: agent, dns$/],
     ['an agent token that is not a SecretID', { consulTokens: '{"agent":"hunter2"}' }, 'consulTokens.agent', /"<redacted>" is invalid: must be a Consul ACL token SecretID \(a UUID\) from consul acl token create/],
   ];

@@ -10,6 +10,7 @@ export interface KubernetesTarget {
   /**
    * Write the manifests to this directory instead of applying them, for users without a
    * cluster (a beta feature of the Kubernetes provider). Secret data is written in plain text.
+   * The provider rejects it together with `kubeconfig` or `context`.
    * @default - apply to the cluster
    */
   readonly renderYamlToDirectory?: string;

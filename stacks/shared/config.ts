@@ -88,12 +88,21 @@ export class StackConfig {
       ?? invalid(CONFIG_SCOPE, this.key(key), undefined, `is required: ${allowed}; set it with pulumi config set --secret ${key} <value>`);
   }
 
-  /** Where the Kubernetes objects go: `kubeconfig` (may be secret), `context`, `renderYamlToDirectory`. */
+  /**
+   * Where the Kubernetes objects go: `kubeconfig` (may be secret) and `context`, or
+   * `renderYamlToDirectory`, which the Kubernetes provider refuses to combine with either.
+   */
   public kubernetesTarget(): KubernetesTarget {
+    const renderYamlToDirectory = this.string('renderYamlToDirectory');
+    const clusterKey = ['kubeconfig', 'context'].find((key) => this.config.get(key) !== undefined);
+    if (renderYamlToDirectory !== undefined && clusterKey) {
+      invalid(CONFIG_SCOPE, this.key('renderYamlToDirectory'), renderYamlToDirectory,
+        `cannot be combined with ${this.key(clusterKey)}: rendering needs no cluster, and the Kubernetes provider refuses both; run pulumi config rm ${clusterKey}`);
+    }
     return {
       kubeconfig: this.config.getSecret('kubeconfig'),
       context: this.string('context'),
-      renderYamlToDirectory: this.string('renderYamlToDirectory'),
+      renderYamlToDirectory,
     };
   }
 }

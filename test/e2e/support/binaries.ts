@@ -8,6 +8,7 @@ export const ENSURE_SCRIPTS = {
   'ensure-kube.sh': ['kube-apiserver', 'kubectl', 'etcd'],
   'ensure-kube-score.sh': ['kube-score'],
   'ensure-cyclonus.sh': ['cyclonus'],
+  'ensure-pulumi.sh': ['pulumi', 'pulumi-resource-kubernetes'],
 } as const;
 
 export type E2eBinary = (typeof ENSURE_SCRIPTS)[keyof typeof ENSURE_SCRIPTS][number];

@@ -9,7 +9,13 @@ import { binaryEnvName, ENSURE_SCRIPTS } from './binaries';
  * script's own explanation (e.g. which Go to install) above the error.
  */
 export default function setup(): void {
-  for (const [script, binaries] of Object.entries(ENSURE_SCRIPTS)) {
+  ensureE2eBinaries(Object.keys(ENSURE_SCRIPTS) as (keyof typeof ENSURE_SCRIPTS)[]);
+}
+
+/** Runs the given ensure scripts (also for `npm run bench`) and exports the paths they print. */
+export function ensureE2eBinaries(scripts: readonly (keyof typeof ENSURE_SCRIPTS)[]): void {
+  for (const script of scripts) {
+    const binaries = ENSURE_SCRIPTS[script];
     const path = join(__dirname, '..', '..', '..', 'tools', script);
     process.stdout.write(`e2e global-setup: sh ${path} (builds ${binaries.join(', ')} if missing)\n`);
     const started = Date.now();
