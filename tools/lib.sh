@@ -11,7 +11,7 @@ dk_log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 
 dk_require_go() {
   if ! command -v go >/dev/null 2>&1; then
-    dk_log "Go (1.26 or newer) is needed to build $1 for the tests: install it (https://go.dev/doc/install or Debian's golang-go), then run the tests again"
+    dk_log "Go (1.26 or newer) is needed to build $1 for the tests: install it (https://go.dev/doc/install; Debian bookworm's golang-go is too old), then run the tests again"
     exit 1
   fi
 }
