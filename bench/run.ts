@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: synthesis cost of discovery-kit against a raw-ApiObject baseline and a
  * hand-assembled cdk8s-plus peer, and Pulumi registration cost of the package's component
- * against direct typed resources, all in one run (what is measured and how: README, "Benchmark").
+ * against direct typed resources, under mocks and as a `pulumi preview` through the real engine
+ * (bench/pulumi-engine.ts), all in one run (what is measured and how: README, "Benchmark").
  *
  * Options: `--profile[=dir]` also writes CPU profiles of the timed region (discovery-kit and
  * raw at 1,000 services, discovery-kit at 10,000, both Pulumi programs; by default to
@@ -26,7 +27,11 @@ import { NAMESPACES, workload } from './workload';
  */
 const SYNTH_PLAN = [{ n: 100, reps: 5 }, { n: 1000, reps: 5 }, { n: 10_000, reps: 3 }] as const;
 const PULUMI_PLAN = { n: 1000, reps: 5 } as const;
-/** Real-engine previews: a few seconds each at 100 services. */
+/**
+ * Real-engine previews at 100 services (600 objects): 20-30 s each on a loaded 2-core
+ * machine, about 3 minutes more. The CLI and provider are built first if missing (see
+ * tools/ensure-pulumi.sh).
+ */
 const ENGINE_PLAN = { n: 100, reps: 3 } as const;
 const PULUMI_PROGRAM_NAMES: PulumiProgramName[] = ['component', 'direct'];
 

@@ -8,8 +8,9 @@ import { PulumiBackend, PulumiStack, repositoryStack, RunResult } from './suppor
 // The real Pulumi CLI and Kubernetes provider deploy both stacks to a real kube-apiserver.
 // That API server has no kubelet and no controller manager, so the stacks run with test-only
 // annotations (pulumi-run.ts, `clusterWithoutNodes`): workloads and Services skip the
-// readiness await (no pod ever runs), and objects are deleted with background propagation
-// (no garbage collector removes a foreground finalizer). The product sets neither.
+// readiness await (no pod ever runs), Namespaces the deletion await (no namespace controller
+// finalizes them), and objects are deleted with background propagation (no garbage collector
+// removes a foreground finalizer). The product sets none of them.
 
 const platformConfig = exampleStackConfig('platform');
 const appsConfig: Record<string, string> = { ...exampleStackConfig('apps'), consulAclTokens: JSON.stringify(ACL_TOKENS) };
