@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { DiscoverableService, HealthScheme, HealthSpec, PortProtocol } from '../lib';
+import { DiscoverableService } from '../lib';
+import { EVERY_SERVICE_PROP } from './support/every-prop';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
@@ -117,36 +118,7 @@ describe('DiscoverableService with defaults', () => {
 
 describe('DiscoverableService with every prop set', () => {
   const chart = testChart('default');
-  const service = new DiscoverableService(chart, 'construct-id', {
-    name: 'billing',
-    namespace: 'finance',
-    image: 'registry.internal:5000/team/billing@sha256:' + 'a'.repeat(64),
-    ports: [
-      { name: 'https', port: 443, containerPort: 8443, appProtocol: 'https' },
-      { name: 'grpc', port: 9000, appProtocol: 'grpc' },
-      { name: 'stats', port: 8125, protocol: PortProtocol.UDP, appProtocol: 'udp' },
-    ],
-    replicas: 4,
-    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-    command: ['/app/billing'],
-    args: ['--serve'],
-    env: { LOG_LEVEL: 'debug' },
-    secretEnv: { DB_PASSWORD: { secretName: 'billing-db', key: 'password' } },
-    health: HealthSpec.http({
-      port: 'https', scheme: HealthScheme.HTTPS,
-      liveness: { path: '/livez', period: Duration.seconds(20), timeout: Duration.seconds(5), failureThreshold: 4 },
-      readiness: { path: '/readyz', period: Duration.seconds(10), timeout: Duration.seconds(3), failureThreshold: 2 },
-      startup: { path: '/startz', period: Duration.seconds(10), maxStartupTime: Duration.minutes(10) },
-    }),
-    shutdown: { preStopDelay: Duration.seconds(15), terminationGracePeriod: Duration.seconds(60) },
-    labels: { team: 'payments' },
-    partOf: 'finance-suite',
-    version: '3.1.0',
-    publishNotReadyAddresses: true,
-    runAsUser: 20000,
-    tmpSizeLimit: '256Mi',
-    clusterDomain: 'corp.example',
-  });
+  const service = new DiscoverableService(chart, 'construct-id', { ...EVERY_SERVICE_PROP, namespace: 'finance', clusterDomain: 'corp.example' });
   const objects = synthChart(chart);
   const deployment = findObject(objects, 'Deployment', 'billing', 'finance');
   const app = findContainer(deployment, 'billing');

@@ -4,8 +4,9 @@ import { App, Chart, Duration, Testing, Yaml } from 'cdk8s';
 import fc from 'fast-check';
 import {
   ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, GossipEncryption,
-  HealthScheme, HealthSpec, MeshProtocol, PortProtocol, RestrictedNamespace,
+  HealthSpec, MeshProtocol, RestrictedNamespace,
 } from '../../../lib';
+import { EVERY_SERVICE_PROP } from '../../support/every-prop';
 import type { KubeObject } from '../../support/schema';
 import { validServiceProps } from '../../support/service-props';
 import { synthChart } from '../../support/synth';
@@ -126,34 +127,7 @@ export function representativeCharts(): SynthesizedChart[] {
     registration: new EtcdLeaseRegistration({ cluster: etcdTls, tags: ['v1'], clientTls: { secretName: 'user-service-etcd-client' } }),
   });
   for (const target of [agentRegistered, catalogSynced, leaseRegistered]) plain.discover(target);
-  new DiscoverableService(services, 'construct-id', {
-    name: 'billing',
-    image: 'registry.internal:5000/team/billing@sha256:' + 'a'.repeat(64),
-    ports: [
-      { name: 'https', port: 443, containerPort: 8443, appProtocol: 'https' },
-      { name: 'grpc', port: 9000, appProtocol: 'grpc' },
-      { name: 'stats', port: 8125, protocol: PortProtocol.UDP, appProtocol: 'udp' },
-    ],
-    replicas: 4,
-    resources: { requests: { cpu: '250m', memory: '512Mi' }, limits: { cpu: '1', memory: '1Gi' } },
-    command: ['/app/billing'],
-    args: ['--serve'],
-    env: { LOG_LEVEL: 'debug' },
-    secretEnv: { DB_PASSWORD: { secretName: 'billing-db', key: 'password' } },
-    health: HealthSpec.http({
-      port: 'https', scheme: HealthScheme.HTTPS,
-      liveness: { path: '/livez', period: Duration.seconds(20), timeout: Duration.seconds(5), failureThreshold: 4 },
-      readiness: { path: '/readyz', period: Duration.seconds(10), timeout: Duration.seconds(3), failureThreshold: 2 },
-      startup: { path: '/startz', period: Duration.seconds(10), maxStartupTime: Duration.minutes(10) },
-    }),
-    shutdown: { preStopDelay: Duration.seconds(15), terminationGracePeriod: Duration.seconds(60) },
-    labels: { team: 'payments' },
-    partOf: 'finance-suite',
-    version: '3.1.0',
-    publishNotReadyAddresses: true,
-    runAsUser: 20000,
-    tmpSizeLimit: '256Mi',
-  });
+  new DiscoverableService(services, 'construct-id', EVERY_SERVICE_PROP);
 
   const mesh = restrictedChart(app, 'rep-mesh');
   const inventory = new DiscoverableService(mesh, 'inventory-service', {
