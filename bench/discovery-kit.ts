@@ -1,6 +1,6 @@
 import { App, Chart } from 'cdk8s';
-import { ConsulAgentRegistration } from '../lib/consul-agent-registration';
-import { DiscoverableService } from '../lib/discoverable-service';
+import { ConsulAgentRegistration } from '../lib/consul/agent-registration';
+import { DiscoverableService } from '../lib/service/discoverable-service';
 import { AGENT, PORTS, SIDECAR_IMAGE, Workload } from './workload';
 
 /** The workload as the package builds it: one `DiscoverableService` per service. */

@@ -5,7 +5,7 @@
  * the values the construct derives (labels, env, the registration script) are written out by
  * hand for the two baselines, which must produce the construct's manifests exactly.
  */
-import { DEFAULT_CONSUL_RESYNC, renderConsulRegistrationScript } from '../lib/consul-agent-registration';
+import { DEFAULT_CONSUL_RESYNC, renderConsulRegistrationScript } from '../lib/consul/agent-registration';
 
 /** One service of the workload. */
 export interface ServiceSpec {

@@ -1,22 +1,58 @@
-export * from './validation';
-export * from './labels';
-export * from './resources';
-export * from './health';
-export * from './shell';
-export * from './network-policy';
-export * from './dns-config';
-export * from './registration';
-export * from './discoverable-service';
-export * from './restricted-namespace';
-export * from './circuit-breaker';
-export * from './consul-service-defaults';
-export * from './consul-service-resolver';
-export * from './consul-service-intentions';
-export * from './consul-service-metadata';
-export * from './consul-agent-registration';
-export * from './consul-catalog-sync';
-export * from './consul-cluster';
-export * from './consul-k8s';
-export * from './etcd-cluster';
-export * from './etcd-lease-script';
-export * from './etcd-lease-registration';
+// The public API of `discovery-kit`: constructs, their props, factories, the interfaces for
+// pluggable parts and the error type. Everything else under lib/ is internal and may change
+// in any release; the Pulumi layer is its own entry point, `discovery-kit/pulumi`.
+
+// core: errors, health, resources, network and namespace settings shared by every construct
+export { DiscoveryKitValidationError } from './core/validation';
+export type { ValidationProblem } from './core/validation';
+export { HealthScheme, HealthSpec } from './core/health';
+export type { HealthSpecProps, HttpCheckOptions, StartupCheckOptions, ResolvedHealth, ResolvedHttpCheck, RegistryHealthCheck } from './core/health';
+export type { ComputeResources, ResourceRequirements } from './core/resources';
+export { DEFAULT_NDOTS } from './core/dns-config';
+export { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ETCD_CLIENT_LABEL, KUBE_DNS_PEER, PodNetworkPolicy, setClusterDns } from './core/network-policy';
+export type { ClusterDnsOptions, PodNetworkPolicyProps } from './core/network-policy';
+export { PodSecurityLevel, RestrictedNamespace } from './core/restricted-namespace';
+export type { RestrictedNamespaceProps } from './core/restricted-namespace';
+
+// service: what app teams instantiate
+export { CONSUL_MESH_PUBLIC_LISTENER_PORT, DiscoverableService, PortProtocol } from './service/discoverable-service';
+export type {
+  DiscoverableServiceProps, DiscoverOptions, SecretEnvSource, ServiceEndpoint, ServicePortOptions, ShutdownOptions,
+} from './service/discoverable-service';
+
+// registration: the contract every registry hook implements (`bind()`)
+export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
+
+// consul: the registry, its references and its registration hooks
+export { ConsulCluster, GossipEncryption } from './consul/cluster';
+export type {
+  ConsulAclOptions, ConsulAgentEndpoint, ConsulAutopilotOptions, ConsulClusterAttributes, ConsulClusterProps,
+  ConsulClusterReference, ConsulDnsEndpoint, ConsulHttpEndpoint, ConsulTlsOptions, SecretKeyReference, TlsSecretReference,
+} from './consul/cluster';
+export {
+  CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
+} from './consul/config';
+export { ConsulAgentRegistration } from './consul/agent-registration';
+export type { ConsulAgentAddress, ConsulAgentRegistrationProps, ConsulSecretRef } from './consul/agent-registration';
+export { ConsulCatalogSync } from './consul/catalog-sync';
+export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
+
+// mesh: Consul service mesh (consul-k8s) configuration entries
+export { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, MeshProtocol } from './mesh/circuit-breaker';
+export type {
+  CircuitBreakerOptions, ConsulMeshControlPlane, FailoverOptions, FailoverTargetOptions, PassiveHealthCheckOptions,
+  ServiceDefaultsOptions, ServiceResolverOptions, UpstreamLimitsOptions, UpstreamOverrideOptions, UpstreamPolicyOptions,
+} from './mesh/circuit-breaker';
+export { ConsulServiceDefaults } from './mesh/service-defaults';
+export type { ConsulServiceDefaultsProps } from './mesh/service-defaults';
+export { ConsulServiceResolver } from './mesh/service-resolver';
+export type { ConsulServiceResolverProps } from './mesh/service-resolver';
+export { ConsulServiceIntentions } from './mesh/service-intentions';
+export type { ConsulServiceIntentionsProps } from './mesh/service-intentions';
+export type { ConsulK8sOptions } from './mesh/consul-k8s';
+
+// etcd: the registry and its lease registration hook
+export { DEFAULT_ETCD_IMAGE, EtcdCluster, MAX_ETCD_MEMBERS } from './etcd/cluster';
+export type { EtcdClientLabel, EtcdClusterProps, EtcdTlsOptions } from './etcd/cluster';
+export { EtcdLeaseRegistration } from './etcd/lease-registration';
+export type { EtcdClusterAddress, EtcdLeaseRegistrationProps } from './etcd/lease-registration';

@@ -1,10 +1,10 @@
 import { Duration } from 'cdk8s';
 import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
-import {
-  CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CircuitBreakerOptions, ConsulServiceDefaults, ConsulServiceResolver,
-  DiscoveryKitValidationError, MeshProtocol, addCircuitBreaker, parseGoDuration, recommendedLabels,
-} from '../lib';
+import { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CircuitBreakerOptions, ConsulServiceDefaults, ConsulServiceResolver, DiscoveryKitValidationError, MeshProtocol } from '../lib';
+import { recommendedLabels } from '../lib/core/labels';
+import { parseGoDuration } from '../lib/core/validation';
+import { addCircuitBreaker } from '../lib/mesh/service-defaults';
 import { registerConsulCrdValidators } from './support/consul-crds';
 import { qualityViolations } from './support/quality';
 import { KubeObject, validateSchema } from './support/schema';

@@ -202,9 +202,9 @@ describe('ConsulCluster with defaults', () => {
     }
   });
 
-  it('runs Consul under the entrypoint script from lib/consul-entrypoint.sh, as PID 1', () => {
+  it('runs Consul under the entrypoint script from lib/consul/entrypoint.sh, as PID 1', () => {
     const script = findObject(objects, 'ConfigMap', 'consul-entrypoint').data['consul-entrypoint.sh'];
-    expect(script).toBe(readFileSync(join(__dirname, '..', 'lib', 'consul-entrypoint.sh'), 'utf8'));
+    expect(script).toBe(readFileSync(join(__dirname, '..', 'lib', 'consul', 'entrypoint.sh'), 'utf8'));
     for (const [workload, container] of [[statefulSet, server], [daemonSet, agent]] as const) {
       expect(container.command).toEqual(['/bin/sh', '/consul/entrypoint/consul-entrypoint.sh']);
       expect(container.volumeMounts).toContainEqual({ name: 'entrypoint', mountPath: '/consul/entrypoint', readOnly: true });

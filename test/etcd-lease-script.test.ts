@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DiscoveryKitValidationError } from '../lib/validation';
-import { EtcdLeaseScriptOptions, renderEtcdLeaseScript, validateEtcdLeaseScriptOptions } from '../lib/etcd-lease-script';
-import { shellQuote } from '../lib/shell';
+import { DiscoveryKitValidationError } from '../lib/core/validation';
+import { EtcdLeaseScriptOptions, renderEtcdLeaseScript, validateEtcdLeaseScriptOptions } from '../lib/etcd/lease-script';
+import { shellQuote } from '../lib/registration/shell';
 import { createTestPki, EtcdTestServer, etcdctl, getKeyWithLease, leaseTimeToLive, listKeys, listLeases } from './support/etcd';
 
 /** The shells the sidecar promises to run under (the global setup installs busybox; dash is Debian's /bin/sh). */

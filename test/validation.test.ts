@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { checkGoDuration, checkPinnedImage, parseGoDuration, quantityValue } from '../lib';
+import { quantityValue } from '../lib/core/resources';
+import { checkGoDuration, checkPinnedImage, parseGoDuration } from '../lib/core/validation';
 
 describe('Go durations (Consul syntax)', () => {
   it.each([

@@ -1,7 +1,7 @@
 import * as k8s from '@pulumi/kubernetes';
 import * as pulumi from '@pulumi/pulumi';
 import { Chart } from 'cdk8s';
-import { invalid } from '../validation';
+import { invalid } from '../core/validation';
 
 /** A synthesized Kubernetes object, as `Chart.toJson()` returns it. */
 export interface KubernetesObject {

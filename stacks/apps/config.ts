@@ -1,4 +1,4 @@
-import { checkInteger, checkPinnedImage, invalid } from '../../lib';
+import { checkInteger, checkPinnedImage, invalid } from '../../lib/core/validation';
 import { KubernetesTarget } from '../../lib/pulumi';
 import { CONFIG_SCOPE, ConsulTokens, parseConfigNumber, readConsulTokens, StackConfig } from '../shared/config';
 import {

@@ -1,7 +1,7 @@
 import { App, Chart } from 'cdk8s';
 import { ConsulCluster, EtcdCluster, GossipEncryption, RestrictedNamespace } from '../../lib';
 import { Cdk8sChartResource, kubernetesProvider, kubernetesSecret } from '../../lib/pulumi';
-import { checkIpv4Address } from '../../lib/consul-config';
+import { checkIpv4Address } from '../../lib/consul/config';
 import { CONFIG_SCOPE, ConsulTokens, readConsulTokens, StackConfig } from '../shared/config';
 import { PlatformNamespaces, PlatformOutputs } from '../shared/platform-outputs';
 

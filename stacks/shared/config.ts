@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { checkDns1123Label, invalid } from '../../lib';
+import { checkDns1123Label, invalid } from '../../lib/core/validation';
 import { KubernetesTarget } from '../../lib/pulumi';
 
 /** Config errors name this scope and the full key, e.g. `Pulumi config: discovery-apps:platformStack = ...`. */

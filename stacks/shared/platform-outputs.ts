@@ -1,5 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
-import { ConsulAgentEndpoint, EtcdClientLabel, EtcdClusterAddress, invalid } from '../../lib';
+import { ConsulAgentEndpoint, EtcdClientLabel, EtcdClusterAddress } from '../../lib';
+import { invalid } from '../../lib/core/validation';
 
 /** The namespaces the platform stack creates. */
 export interface PlatformNamespaces {

@@ -1,5 +1,5 @@
 import { IConstruct } from 'constructs';
-import { checkDns1123Label, checkUnique, invalid } from './validation';
+import { checkDns1123Label, checkUnique, invalid } from '../core/validation';
 
 /** Consul's limits on service metadata (agent/structs: validateMetaPair). */
 export const CONSUL_META_MAX_KEYS = 64;

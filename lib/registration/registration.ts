@@ -1,9 +1,9 @@
 import { k8s } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import { restrictedContainerSecurityContext } from './discoverable-service';
-import { ResolvedHealth } from './health';
-import { resolveResources } from './resources';
-import { checkPinnedImage, invalid } from './validation';
+import { restrictedContainerSecurityContext } from '../core/security-context';
+import { ResolvedHealth } from '../core/health';
+import { resolveResources } from '../core/resources';
+import { checkPinnedImage, invalid } from '../core/validation';
 
 /** What a registration needs to know about the service it registers. */
 export interface RegistrationTarget {

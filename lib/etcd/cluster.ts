@@ -1,17 +1,17 @@
 import { Chart, Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
-import { restrictedContainerSecurityContext } from './discoverable-service';
-import { HealthSpec, ResolvedHealth } from './health';
-import { recommendedLabels, selectorLabels } from './labels';
-import { claimServiceNames } from './name-claims';
-import { podDnsConfig } from './dns-config';
-import { clusterDnsEgress, ETCD_CLIENT_LABEL, PodNetworkPolicy, policyPort } from './network-policy';
-import { quantityValue, ResolvedResources, ResourceRequirements, resolveResources } from './resources';
+import { restrictedContainerSecurityContext } from '../core/security-context';
+import { HealthSpec, ResolvedHealth } from '../core/health';
+import { recommendedLabels, selectorLabels } from '../core/labels';
+import { claimServiceNames } from '../core/name-claims';
+import { podDnsConfig } from '../core/dns-config';
+import { clusterDnsEgress, ETCD_CLIENT_LABEL, PodNetworkPolicy, policyPort } from '../core/network-policy';
+import { quantityValue, ResolvedResources, ResourceRequirements, resolveResources } from '../core/resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPinnedImage,
   checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, formatMs, invalid, warn,
-} from './validation';
+} from '../core/validation';
 
 /**
  * The etcd project's own release image (distroless: no shell, etcd at /usr/local/bin/etcd).

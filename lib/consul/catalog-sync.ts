@@ -1,6 +1,6 @@
-import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
-import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort } from './registration';
-import { checkDns1035Label, invalid } from './validation';
+import { checkConsulMeta, checkConsulTags } from './service-metadata';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort } from '../registration/registration';
+import { checkDns1035Label, invalid } from '../core/validation';
 
 const ANNOTATION_PREFIX = 'consul.hashicorp.com/';
 const META_ANNOTATION = `${ANNOTATION_PREFIX}service-meta-`;

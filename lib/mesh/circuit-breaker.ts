@@ -1,10 +1,10 @@
 import { ApiObjectMetadata, Chart, Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
-import { recommendedLabels } from './labels';
+import { recommendedLabels } from '../core/labels';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPodSelector, checkPort, checkPresent, checkUnique, formatMs,
   invalid,
-} from './validation';
+} from '../core/validation';
 
 /**
  * Passive health checks (Envoy outlier detection), connection limits, timeouts and failover

@@ -4,7 +4,7 @@ import {
   CONSUL_CRD_API_VERSION, CONSUL_MESH_POD_ANNOTATIONS, CircuitBreakerOptions, ConsulConfigEntryProps, ServiceDefaultsOptions,
   checkCircuitBreaker, configEntryMetadata, serviceDefaultsSpec,
 } from './circuit-breaker';
-import { ConsulServiceResolver } from './consul-service-resolver';
+import { ConsulServiceResolver } from './service-resolver';
 
 /** Props of {@link ConsulServiceDefaults}. */
 export interface ConsulServiceDefaultsProps extends ConsulConfigEntryProps, ServiceDefaultsOptions {}

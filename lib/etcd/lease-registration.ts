@@ -1,10 +1,10 @@
-import { EtcdTlsOptions, resolveEtcdTls } from './etcd-cluster';
-import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './etcd-lease-script';
-import { ETCD_CLIENT_LABEL, podsIn, policyPort } from './network-policy';
-import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
+import { EtcdTlsOptions, resolveEtcdTls } from './cluster';
+import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './lease-script';
+import { ETCD_CLIENT_LABEL, podsIn, policyPort } from '../core/network-policy';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from '../registration/registration';
 import {
   DiscoveryKitValidationError, checkDns1123Label, checkDns1123Subdomain, checkPodSelector, checkPort, checkPresent, checkServiceUrl, invalid,
-} from './validation';
+} from '../core/validation';
 
 /** Where pods reach an etcd cluster; an `EtcdCluster` satisfies it. */
 export interface EtcdClusterAddress {

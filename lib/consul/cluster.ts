@@ -4,24 +4,24 @@ import { Construct } from 'constructs';
 import {
   CONSUL_ENTRYPOINT_SCRIPT, CONSUL_PATHS, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, ResolvedConsulTls, agentConfig, checkIpv4Address, configChecksum, coreDnsServerBlock,
   leaderProbeCommand, renderConfig, serverConfig, serverMinReadySeconds,
-} from './consul-config';
-import type { ConsulMeshControlPlane } from './circuit-breaker';
-import type { ConsulAgentAddress, ConsulAgentRegistration } from './consul-agent-registration';
-import { restrictedContainerSecurityContext } from './discoverable-service';
-import { recommendedLabels, selectorLabels } from './labels';
-import { claimServiceNames } from './name-claims';
-import { podDnsConfig } from './dns-config';
-import { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, PodNetworkPolicy, checkPeers, clusterDnsEgress, clusterDnsPeers, podsIn, policyPort } from './network-policy';
-import { CONSUL_K8S_POD_SELECTOR, ConsulK8sOptions, ResolvedConsulK8s, consulK8sHelmValues, resolveConsulK8s } from './consul-k8s';
-import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
+} from './config';
+import type { ConsulMeshControlPlane } from '../mesh/circuit-breaker';
+import type { ConsulAgentAddress, ConsulAgentRegistration } from './agent-registration';
+import { restrictedContainerSecurityContext } from '../core/security-context';
+import { recommendedLabels, selectorLabels } from '../core/labels';
+import { claimServiceNames } from '../core/name-claims';
+import { podDnsConfig } from '../core/dns-config';
+import { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, PodNetworkPolicy, checkPeers, clusterDnsEgress, clusterDnsPeers, podsIn, policyPort } from '../core/network-policy';
+import { CONSUL_K8S_POD_SELECTOR, ConsulK8sOptions, ResolvedConsulK8s, consulK8sHelmValues, resolveConsulK8s } from '../mesh/consul-k8s';
+import { ResolvedResources, ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from '../core/resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkInteger, checkLabels,
   checkPinnedImage, checkPresent, checkQuantity, checkSecretKey, invalid, warn,
-} from './validation';
+} from '../core/validation';
 
 export {
   CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, CONSUL_PORTS, DEFAULT_CONSUL_IMAGE, DNS_CLUSTER_IP_PLACEHOLDER,
-} from './consul-config';
+} from './config';
 
 /** A key of a Secret in the cluster's namespace. */
 export interface SecretKeyReference {

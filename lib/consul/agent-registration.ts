@@ -1,14 +1,14 @@
 import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
-import { DEFAULT_CONSUL_IMAGE } from './consul-config';
-import { checkConsulMeta, checkConsulTags } from './consul-service-metadata';
-import { CONSUL_CLIENT_LABEL, podsIn, policyPort } from './network-policy';
-import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from './registration';
-import { podIdentityChecks, shellQuote } from './shell';
+import { DEFAULT_CONSUL_IMAGE } from './config';
+import { checkConsulMeta, checkConsulTags } from './service-metadata';
+import { CONSUL_CLIENT_LABEL, podsIn, policyPort } from '../core/network-policy';
+import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from '../registration/registration';
+import { podIdentityChecks, shellQuote } from '../registration/shell';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkGoDuration, checkPodSelector, checkPort, checkPresent, checkSecretKey, checkServiceUrl,
   checkWholeSeconds, invalid,
-} from './validation';
+} from '../core/validation';
 
 /** Where pods reach a node-local Consul agent; `ConsulCluster.agent` satisfies it. */
 export interface ConsulAgentAddress {

@@ -1,7 +1,7 @@
 import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CONSUL_CRD_API_VERSION, ConsulConfigEntryProps, configEntryMetadata } from './circuit-breaker';
-import { checkDns1035Label } from './validation';
+import { checkDns1035Label } from '../core/validation';
 
 /** Props of {@link ConsulServiceIntentions}. */
 export interface ConsulServiceIntentionsProps extends ConsulConfigEntryProps {

@@ -1,28 +1,54 @@
 import { Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
 
+/** One bad value: where, which field, what it was and what is allowed. */
+export interface ValidationProblem {
+  /** `<Construct class> '<node path>'`, or the name of the function that checked the value. */
+  readonly constructPath: string;
+  /** The construct's node path, when a construct was checked. */
+  readonly nodePath?: string;
+  readonly field: string;
+  readonly value: unknown;
+  readonly allowed: string;
+}
+
 /**
- * Thrown for props that cannot synthesize a working manifest. The message names the
- * construct path, the field, the bad value and what is allowed, so the error is actionable
- * from a CI log alone.
+ * Thrown for props that cannot synthesize a working manifest, before any object is created.
+ * It carries every problem the validation pass found (`problems`); each line of the message
+ * names the construct path, the field, the bad value and what is allowed, so the error is
+ * actionable from a CI log alone. `constructPath`, `field`, `value` and `allowed` are the
+ * first problem's.
  */
 export class DiscoveryKitValidationError extends Error {
-  public readonly constructPath: string;
-  /** The construct's node path, when the scope is a construct. */
-  public readonly nodePath?: string;
+  public readonly problems: readonly ValidationProblem[];
 
-  constructor(scope: IConstruct | string, public readonly field: string, public readonly value: unknown, public readonly allowed: string) {
-    const path = typeof scope === 'string' ? scope : describeConstruct(scope);
-    super(`${path}: ${field} = ${formatValue(value)} is invalid: ${allowed}`);
+  constructor(problems: readonly ValidationProblem[]) {
+    super(problems.length === 1 ? describeProblem(problems[0])
+      : `${problems.length} invalid values:\n${problems.map((p) => `  - ${describeProblem(p)}`).join('\n')}`);
     this.name = 'DiscoveryKitValidationError';
-    this.constructPath = path;
-    this.nodePath = typeof scope === 'string' ? undefined : scope.node.path;
+    this.problems = problems;
   }
 
-  /** The same complaint reported against the construct that passed the value on. */
+  public get constructPath(): string { return this.problems[0].constructPath; }
+  public get nodePath(): string | undefined { return this.problems[0].nodePath; }
+  public get field(): string { return this.problems[0].field; }
+  public get value(): unknown { return this.problems[0].value; }
+  public get allowed(): string { return this.problems[0].allowed; }
+
+  /** The same complaints reported against the construct that passed the values on. */
   public rescope(scope: IConstruct, fieldPrefix: string): DiscoveryKitValidationError {
-    return new DiscoveryKitValidationError(scope, `${fieldPrefix}${this.field}`, this.value, this.allowed);
+    return new DiscoveryKitValidationError(this.problems.map((p) => problem(scope, `${fieldPrefix}${p.field}`, p.value, p.allowed)));
   }
+}
+
+function problem(scope: IConstruct | string, field: string, value: unknown, allowed: string): ValidationProblem {
+  return typeof scope === 'string'
+    ? { constructPath: scope, field, value, allowed }
+    : { constructPath: describeConstruct(scope), nodePath: scope.node.path, field, value, allowed };
+}
+
+function describeProblem(p: ValidationProblem): string {
+  return `${p.constructPath}: ${p.field} = ${formatValue(p.value)} is invalid: ${p.allowed}`;
 }
 
 function describeConstruct(scope: IConstruct): string {
@@ -34,9 +60,49 @@ function formatValue(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
 }
 
-/** Shorthand for throwing {@link DiscoveryKitValidationError}. */
+/** Shorthand for throwing {@link DiscoveryKitValidationError} with one problem. */
 export function invalid(scope: IConstruct | string, field: string, value: unknown, allowed: string): never {
-  throw new DiscoveryKitValidationError(scope, field, value, allowed);
+  throw new DiscoveryKitValidationError([problem(scope, field, value, allowed)]);
+}
+
+/**
+ * One validation pass over a construct's props: independent checks run one after another and
+ * every failure is recorded, so the user sees all bad values at once; `finish()` throws them
+ * together. Checks are the `check*` functions (which throw on the first bad value of theirs).
+ */
+export class ValidationPass {
+  private readonly problems: ValidationProblem[] = [];
+
+  /**
+   * Runs one check; a failure is recorded and `fallback` stands in for its result, so checks
+   * that do not depend on it still run. Other errors propagate: they are bugs, not bad props.
+   */
+  public check<T>(check: () => T): T | undefined;
+  public check<T>(check: () => T, fallback: T): T;
+  public check<T>(check: () => T, fallback?: T): T | undefined {
+    try {
+      return check();
+    } catch (error) {
+      if (!(error instanceof DiscoveryKitValidationError)) throw error;
+      this.problems.push(...error.problems);
+      return fallback;
+    }
+  }
+
+  /** Records a problem found without a check function. */
+  public report(scope: IConstruct | string, field: string, value: unknown, allowed: string): void {
+    this.problems.push(problem(scope, field, value, allowed));
+  }
+
+  /** Whether no check has failed so far (checks that combine earlier results need them valid). */
+  public get ok(): boolean {
+    return this.problems.length === 0;
+  }
+
+  /** Throws every recorded problem as one {@link DiscoveryKitValidationError}. */
+  public finish(): void {
+    if (this.problems.length > 0) throw new DiscoveryKitValidationError([...this.problems]);
+  }
 }
 
 /**

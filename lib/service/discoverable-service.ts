@@ -1,21 +1,22 @@
 import { ApiObject, Chart, Duration, Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
-import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker, checkMeshControlPlane } from './circuit-breaker';
-import { addCircuitBreaker } from './consul-service-defaults';
-import { HealthSpec, ResolvedHealth } from './health';
-import { recommendedLabels, selectorLabels } from './labels';
-import { CONSUL_MESH_LABEL, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
-import { IServiceRegistration, RegistrationConfig } from './registration';
-import { ResourceRequirements, resolveResources } from './resources';
+import { CircuitBreakerOptions, ConsulMeshControlPlane, checkCircuitBreaker, checkMeshControlPlane } from '../mesh/circuit-breaker';
+import { addCircuitBreaker } from '../mesh/service-defaults';
+import { HealthSpec, ResolvedHealth } from '../core/health';
+import { recommendedLabels, selectorLabels } from '../core/labels';
+import { CONSUL_MESH_LABEL, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from '../core/network-policy';
+import { IServiceRegistration, RegistrationConfig } from '../registration/registration';
+import { ResourceRequirements, resolveResources } from '../core/resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName,
   checkInteger, checkLabels, checkPinnedImage, checkPort, checkQuantity, checkSecretKey, checkUnique, checkWholeSeconds, invalid,
-} from './validation';
-import { kubeObject } from './kube-object';
-import { claimServiceNames } from './name-claims';
-import { podDnsConfig } from './dns-config';
-import { ConsulServiceIntentions } from './consul-service-intentions';
+} from '../core/validation';
+import { kubeObject } from '../core/kube-object';
+import { restrictedContainerSecurityContext } from '../core/security-context';
+import { claimServiceNames } from '../core/name-claims';
+import { podDnsConfig } from '../core/dns-config';
+import { ConsulServiceIntentions } from '../mesh/service-intentions';
 
 /** Transport protocol of a port. */
 export enum PortProtocol {
@@ -608,17 +609,6 @@ interface DeploymentSpecOptions {
 interface ResolvedShutdown {
   readonly preStopSeconds: number;
   readonly gracePeriodSeconds: number;
-}
-
-/** Pod Security "restricted" for a container: no escalation, no capabilities, read-only root. */
-export function restrictedContainerSecurityContext(): k8s.SecurityContext {
-  return {
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    runAsNonRoot: true,
-    capabilities: { drop: ['ALL'] },
-    seccompProfile: { type: 'RuntimeDefault' },
-  };
 }
 
 /** What a mesh pod needs of the control plane, in the shape a registry contributes it. */

@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import { checkPeers } from './network-policy';
-import { checkDns1123Label, checkPort, checkPresent } from './validation';
+import { checkPeers } from '../core/network-policy';
+import { checkDns1123Label, checkPort, checkPresent } from '../core/validation';
 
 /**
  * consul-k8s (the Helm chart, 1.x, agentless) installed beside a {@link ConsulCluster} for

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IConstruct } from 'constructs';
-import { invalid } from './validation';
+import { invalid } from '../core/validation';
 
 /** The Consul release servers, agents and registration sidecars run by default (pinned). */
 export const DEFAULT_CONSUL_IMAGE = 'hashicorp/consul:1.20.6';
@@ -33,10 +33,10 @@ export const CONSUL_PATHS = {
 } as const;
 
 /**
- * The containers' entrypoint (lib/consul-entrypoint.sh): runs Consul and reloads it when the
+ * The containers' entrypoint (lib/consul/entrypoint.sh): runs Consul and reloads it when the
  * mounted ACL tokens or certificates change.
  */
-export const CONSUL_ENTRYPOINT_SCRIPT = readFileSync(join(__dirname, 'consul-entrypoint.sh'), 'utf8');
+export const CONSUL_ENTRYPOINT_SCRIPT = readFileSync(join(__dirname, 'entrypoint.sh'), 'utf8');
 
 /**
  * ACL rules for the agents' `agent` token, the rules Consul documents for agent tokens: node

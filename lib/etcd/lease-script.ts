@@ -1,5 +1,5 @@
-import { podIdentityChecks, shellQuote } from './shell';
-import { checkDns1035Label, checkDns1123Label, checkInteger, checkPort, checkServiceUrl, checkUnique, invalid } from './validation';
+import { podIdentityChecks, shellQuote } from '../registration/shell';
+import { checkDns1035Label, checkDns1123Label, checkInteger, checkPort, checkServiceUrl, checkUnique, invalid } from '../core/validation';
 
 /**
  * Default image of the etcd registration sidecar. The script needs a POSIX shell, `sleep`,
