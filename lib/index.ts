@@ -5,6 +5,7 @@
 // core: errors, health, resources, network and namespace settings shared by every construct
 export { DiscoveryKitValidationError } from './core/validation';
 export type { ValidationProblem } from './core/validation';
+export type { SecretKeyReference, TlsSecretReference } from './core/secret';
 export { HealthScheme, HealthSpec } from './core/health';
 export type { HealthSpecProps, HttpCheckOptions, StartupCheckOptions, ResolvedHealth, ResolvedHttpCheck, RegistryHealthCheck } from './core/health';
 export type { ComputeResources, ResourceRequirements } from './core/resources';
@@ -27,7 +28,7 @@ export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, Regi
 export { ConsulCluster, GossipEncryption } from './consul/cluster';
 export type {
   ConsulAclOptions, ConsulAgentEndpoint, ConsulAutopilotOptions, ConsulClusterAttributes, ConsulClusterProps,
-  ConsulClusterReference, ConsulDnsEndpoint, ConsulHttpEndpoint, ConsulTlsOptions, SecretKeyReference, TlsSecretReference,
+  ConsulClusterReference, ConsulDnsEndpoint, ConsulHttpEndpoint, ConsulTlsOptions,
 } from './consul/cluster';
 export {
   CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,

@@ -286,10 +286,27 @@ export function formatMs(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
 }
 
+/**
+ * A cdk8s `Duration` (every duration prop takes one) within [minMs, maxMs]; plain JavaScript
+ * callers that pass a string or number get this error instead of a TypeError.
+ * @returns the duration in milliseconds
+ */
+export function checkDuration(scope: IConstruct | string, field: string, value: Duration, minMs = 0, maxMs = Number.MAX_SAFE_INTEGER): number {
+  if (!(value instanceof Duration)) {
+    invalid(scope, field, value, "must be a cdk8s Duration such as Duration.seconds(10) or Duration.minutes(1) (import { Duration } from 'cdk8s')");
+  }
+  const ms = value.toMilliseconds();
+  if (!Number.isInteger(ms) || ms < minMs || ms > maxMs) {
+    const range = maxMs === Number.MAX_SAFE_INTEGER ? `at least ${formatMs(minMs)}` : `from ${formatMs(minMs)} to ${formatMs(maxMs)}`;
+    invalid(scope, field, value, `must be a whole number of milliseconds ${range}`);
+  }
+  return ms;
+}
+
 /** A cdk8s Duration that Kubernetes can express: whole seconds within [min, max]. */
 export function checkWholeSeconds(scope: IConstruct | string, field: string, value: Duration, minSeconds: number, maxSeconds = Number.MAX_SAFE_INTEGER): number {
   // toSeconds() throws on fractions; read milliseconds so the error below names the field.
-  const seconds = value.toMilliseconds() / 1000;
+  const seconds = checkDuration(scope, field, value) / 1000;
   if (!Number.isInteger(seconds) || seconds < minSeconds || seconds > maxSeconds) {
     const range = maxSeconds === Number.MAX_SAFE_INTEGER ? `>= ${minSeconds}s` : `from ${minSeconds}s to ${maxSeconds}s`;
     invalid(scope, field, value, `must be a whole number of seconds ${range}`);
