@@ -16,10 +16,9 @@ export { PodSecurityLevel, RestrictedNamespace } from './core/restricted-namespa
 export type { RestrictedNamespaceProps } from './core/restricted-namespace';
 
 // service: what app teams instantiate
-export { CONSUL_MESH_PUBLIC_LISTENER_PORT, DiscoverableService, PortProtocol } from './service/discoverable-service';
-export type {
-  DiscoverableServiceProps, DiscoverOptions, SecretEnvSource, ServiceEndpoint, ServicePortOptions, ShutdownOptions,
-} from './service/discoverable-service';
+export { DiscoverableService } from './service/discoverable-service';
+export { PortProtocol } from './service/props';
+export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, ServicePortOptions, ShutdownOptions } from './service/props';
 
 // registration: the contract every registry hook implements (`bind()`)
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
@@ -39,7 +38,7 @@ export { ConsulCatalogSync } from './consul/catalog-sync';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
 
 // mesh: Consul service mesh (consul-k8s) configuration entries
-export { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, MeshProtocol } from './mesh/circuit-breaker';
+export { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CONSUL_MESH_PUBLIC_LISTENER_PORT, MeshProtocol } from './mesh/circuit-breaker';
 export type {
   CircuitBreakerOptions, ConsulMeshControlPlane, FailoverOptions, FailoverTargetOptions, PassiveHealthCheckOptions,
   ServiceDefaultsOptions, ServiceResolverOptions, UpstreamLimitsOptions, UpstreamOverrideOptions, UpstreamPolicyOptions,

@@ -11,6 +11,30 @@ function errorOf(overrides: Partial<DiscoverableServiceProps>): DiscoveryKitVali
   return rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', { image: IMAGE, ...overrides }));
 }
 
+describe('DiscoverableService reports every bad prop at once', () => {
+  it('names each bad field in one error, creates nothing and claims no name', () => {
+    const error = rejectionOf((chart) => new DiscoverableService(chart, 'payment-service', {
+      image: 'ghcr.io/acme/payment-service:latest',
+      replicas: -1,
+      ports: [{ name: 'http', port: 70000 }],
+      env: { DB_PASSWORD: 'hunter2' },
+      secretEnv: { API_TOKEN: { secretName: 'Bad_Name', key: 'token' } },
+      shutdown: { preStopDelay: Duration.millis(1500) },
+    }));
+    expect(error.problems.map((p) => p.field)).toEqual([
+      'image', 'ports[0].port', 'replicas', 'env.DB_PASSWORD', 'secretEnv.API_TOKEN.secretName', 'shutdown.preStopDelay',
+    ]);
+    expect(error.message).toMatch(/^6 invalid values:\n {2}- DiscoverableService 'test\/payment-service': image = /);
+    expect(error.message.split('\n')).toHaveLength(7);
+  });
+
+  it('leaves the name free after a rejection: the corrected service builds in the same chart', () => {
+    const chart = testChart();
+    expect(() => new DiscoverableService(chart, 'payment-service', { image: IMAGE, replicas: -1 })).toThrow(DiscoveryKitValidationError);
+    expect(() => new DiscoverableService(chart, 'payment', { name: 'payment-service', image: IMAGE })).not.toThrow();
+  });
+});
+
 describe('DiscoverableService rejects bad input at synth time', () => {
   const cases: [string, Partial<DiscoverableServiceProps>, string, RegExp][] = [
     ['uppercase name', { name: 'Payment' }, 'name', /"Payment".*DNS-1035/],

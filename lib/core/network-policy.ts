@@ -2,7 +2,7 @@ import { ApiObject } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct, IConstruct } from 'constructs';
 import { kubeObject } from './kube-object';
-import { checkDns1123Label, checkDns1123Subdomain, checkLabels, checkPresent, invalid } from './validation';
+import { checkDns1123Label, checkDns1123Subdomain, checkLabels, checkPresent, invalid, ValidationPass } from './validation';
 
 /**
  * Pods label themselves as clients of a registry with `<label>: <cluster name>`; the
@@ -103,10 +103,12 @@ export class PodNetworkPolicy extends Construct {
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
-    checkDns1123Subdomain(this, 'name', props.name);
-    checkDns1123Label(this, 'namespace', props.namespace);
-    checkLabels(this, 'labels', checkPresent(this, 'labels', props.labels, 'the recommended labels of the pods it isolates'));
-    checkLabels(this, 'podSelector', checkPresent(this, 'podSelector', props.podSelector, 'the pods it isolates ({} selects every pod of the namespace)'));
+    const v = new ValidationPass();
+    v.check(() => checkDns1123Subdomain(this, 'name', props.name));
+    v.check(() => checkDns1123Label(this, 'namespace', props.namespace));
+    v.check(() => checkLabels(this, 'labels', checkPresent(this, 'labels', props.labels, 'the recommended labels of the pods it isolates')));
+    v.check(() => checkLabels(this, 'podSelector', checkPresent(this, 'podSelector', props.podSelector, 'the pods it isolates ({} selects every pod of the namespace)')));
+    v.finish();
     this.policy = kubeObject(this, 'policy', k8s.KubeNetworkPolicy, {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
       spec: {

@@ -29,6 +29,9 @@ export const CONSUL_MESH_POD_ANNOTATIONS: Readonly<Record<string, string>> = Obj
   [CONSUL_CONNECT_INJECT_ANNOTATION]: 'true',
 });
 
+/** Envoy's public listener in Consul's mesh: peers' sidecars connect here, not to the app port. */
+export const CONSUL_MESH_PUBLIC_LISTENER_PORT = 20000;
+
 /**
  * What mesh injection does to Pod Security, for DiscoverableService to tell its users.
  *
