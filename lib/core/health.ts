@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
-import { checkIanaServiceName, checkInteger, checkWholeSeconds, invalid } from './validation';
+import { checkIanaServiceName, checkInteger, checkWholeSeconds, invalid, ValidationPass } from './validation';
 
 /** Scheme of the HTTP health endpoints. */
 export enum HealthScheme {
@@ -104,20 +104,26 @@ export class ResolvedHealth {
   public readonly startup: ResolvedHttpCheck;
 
   constructor(scope: IConstruct, field: string, props: HealthSpecProps) {
-    this.portName = checkIanaServiceName(scope, `${field}.port`, props.port ?? 'http');
+    const v = new ValidationPass();
+    const portName = v.check(() => checkIanaServiceName(scope, `${field}.port`, props.port ?? 'http'));
+    const liveness = v.check(() => resolveCheck(scope, `${field}.liveness`, props.liveness, '/health/live', 10));
+    const readiness = v.check(() => resolveCheck(scope, `${field}.readiness`, props.readiness, '/health/ready', 5));
+    const startup = v.check(() => resolveStartup(scope, `${field}.startup`, props.startup, liveness?.path ?? '/health/live'));
+    v.finish();
+    this.portName = portName!;
     this.scheme = props.scheme ?? HealthScheme.HTTP;
-    this.liveness = resolveCheck(scope, `${field}.liveness`, props.liveness, '/health/live', 10);
-    this.readiness = resolveCheck(scope, `${field}.readiness`, props.readiness, '/health/ready', 5);
-    this.startup = resolveStartup(scope, `${field}.startup`, props.startup, this.liveness.path);
-
+    this.liveness = liveness!;
+    this.readiness = readiness!;
+    this.startup = startup!;
     if (this.liveness.path === this.readiness.path) {
-      invalid(scope, `${field}.liveness.path`, this.liveness.path,
+      v.report(scope, `${field}.liveness.path`, this.liveness.path,
         'must differ from readiness.path: identical probes restart pods exactly when they go unready');
     }
     if (window(this.liveness) < window(this.readiness)) {
-      invalid(scope, `${field}.liveness`, `${window(this.liveness)}s to fail`,
+      v.report(scope, `${field}.liveness`, `${window(this.liveness)}s to fail`,
         `must tolerate at least as long as readiness (${window(this.readiness)}s = period x failureThreshold), so a struggling pod is taken out of rotation before it is restarted`);
     }
+    v.finish();
   }
 
   /** The liveness probe: restarts a wedged container. */
@@ -163,16 +169,18 @@ function window(check: ResolvedHttpCheck): number {
 }
 
 function resolveCheck(scope: IConstruct, field: string, options: HttpCheckOptions = {}, path: string, periodSeconds: number): ResolvedHttpCheck {
+  const v = new ValidationPass();
   const check = {
-    path: checkPath(scope, `${field}.path`, options.path ?? path),
-    periodSeconds: checkWholeSeconds(scope, `${field}.period`, options.period ?? Duration.seconds(periodSeconds), 1, 3600),
-    timeoutSeconds: checkWholeSeconds(scope, `${field}.timeout`, options.timeout ?? Duration.seconds(2), 1, 3600),
-    failureThreshold: checkInteger(scope, `${field}.failureThreshold`, options.failureThreshold ?? 3, 1, 100),
+    path: v.check(() => checkPath(scope, `${field}.path`, options.path ?? path), ''),
+    periodSeconds: v.check(() => checkWholeSeconds(scope, `${field}.period`, options.period ?? Duration.seconds(periodSeconds), 1, 3600), 0),
+    timeoutSeconds: v.check(() => checkWholeSeconds(scope, `${field}.timeout`, options.timeout ?? Duration.seconds(2), 1, 3600), 0),
+    failureThreshold: v.check(() => checkInteger(scope, `${field}.failureThreshold`, options.failureThreshold ?? 3, 1, 100), 0),
   };
-  if (check.timeoutSeconds >= check.periodSeconds) {
-    invalid(scope, `${field}.timeout`, `${check.timeoutSeconds}s`,
+  if (v.ok && check.timeoutSeconds >= check.periodSeconds) {
+    v.report(scope, `${field}.timeout`, `${check.timeoutSeconds}s`,
       `must be shorter than ${field}.period (${check.periodSeconds}s), or checks overlap`);
   }
+  v.finish();
   return check;
 }
 

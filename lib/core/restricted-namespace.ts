@@ -1,8 +1,9 @@
-import { Chart, JsonPatch } from 'cdk8s';
+import { ApiObject, Chart, JsonPatch } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { MANAGED_BY } from './labels';
-import { checkDns1123Label, checkLabels } from './validation';
+import { kubeObject } from './kube-object';
+import { checkDns1123Label, checkLabels, ValidationPass } from './validation';
 
 /** Pod Security Standards levels. */
 export enum PodSecurityLevel {
@@ -27,17 +28,20 @@ export interface RestrictedNamespaceProps {
  */
 export class RestrictedNamespace extends Construct {
   public readonly name: string;
-  public readonly namespace: k8s.KubeNamespace;
+  public readonly namespace: ApiObject;
 
   constructor(scope: Construct, id: string, props: RestrictedNamespaceProps = {}) {
     super(scope, id);
-    this.name = checkDns1123Label(this, 'name', props.name ?? id);
+    const v = new ValidationPass();
+    this.name = v.check(() => checkDns1123Label(this, 'name', props.name ?? id), '');
+    const labels = v.check(() => checkLabels(this, 'labels', props.labels ?? {}), {});
+    v.finish();
     const level = props.enforce ?? PodSecurityLevel.RESTRICTED;
-    this.namespace = new k8s.KubeNamespace(this, 'namespace', {
+    this.namespace = kubeObject(this, 'namespace', k8s.KubeNamespace, {
       metadata: {
         name: this.name,
         labels: {
-          ...checkLabels(this, 'labels', props.labels ?? {}),
+          ...labels,
           'app.kubernetes.io/managed-by': MANAGED_BY,
           'pod-security.kubernetes.io/enforce': level,
           'pod-security.kubernetes.io/audit': level,
