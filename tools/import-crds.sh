@@ -28,7 +28,8 @@ out_dir=${1:-$root/lib/gateway/imports}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-crds="$(dk_cache_dir)/crds/gateway-api-$version-standard.yaml"
+# Keyed by the version and the kinds, so changing either fetches anew.
+crds="$(dk_cache_dir)/crds/gateway-api-$version-standard-$(printf '%s' "$kinds" | cksum | cut -d ' ' -f 1).yaml"
 if [ ! -f "$crds" ]; then
   dk_require_go "the Gateway API CRDs"
   # Outside any module, so no go.mod of ours takes part; the checksum database checks the zip.
