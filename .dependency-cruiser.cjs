@@ -6,7 +6,7 @@
  *            ├─> registration ─┼─> core
  *   consul ──┼─> mesh          │
  *            └─> registration ─┘
- *   etcd ────> registration, core        pulumi ──> core
+ *   etcd ────> registration, core        pulumi ──> core        gateway ──> core
  */
 const DOMAINS = {
   core: [],
@@ -16,6 +16,8 @@ const DOMAINS = {
   consul: ['core', 'registration', 'mesh'],
   service: ['core', 'registration', 'mesh'],
   pulumi: ['core'],
+  // lib/gateway/imports: classes generated from the Gateway API CRDs (tools/import-crds.sh).
+  gateway: ['core'],
 };
 
 const domainRules = Object.entries(DOMAINS).map(([domain, allowed]) => ({

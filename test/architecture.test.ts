@@ -8,6 +8,8 @@ const ROOT = join(__dirname, '..');
 const LIB = join(ROOT, 'lib');
 /** "Short enough to read in one sitting". */
 const MAX_LINES = 400;
+/** cdk8s import's output (tools/import-crds.sh): read as the CRD schema it restates, never edited by hand. */
+const GENERATED = /^lib\/[^/]+\/imports\//;
 
 function libFiles(dir = LIB): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -28,8 +30,8 @@ describe('lib/ architecture', () => {
 
   it('keeps every source file in a domain folder, and short', () => {
     const files = libFiles().filter((f) => f.endsWith('.ts'));
-    expect(files.filter((f) => !/^lib\/(index\.ts|(core|service|registration|consul|etcd|mesh|pulumi)\/)/.test(f))).toEqual([]);
-    const long = files.map((f) => [f, readFileSync(join(ROOT, f), 'utf8').split('\n').length] as const).filter(([, n]) => n > MAX_LINES);
+    expect(files.filter((f) => !/^lib\/(index\.ts|(core|service|registration|consul|etcd|mesh|pulumi|gateway)\/)/.test(f))).toEqual([]);
+    const long = files.filter((f) => !GENERATED.test(f)).map((f) => [f, readFileSync(join(ROOT, f), 'utf8').split('\n').length] as const).filter(([, n]) => n > MAX_LINES);
     expect(long).toEqual([]);
   });
 });

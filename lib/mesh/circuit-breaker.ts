@@ -5,6 +5,9 @@ import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPodSelector, checkPort, checkPresent, checkUnique, formatMs,
   invalid,
 } from '../core/validation';
+import {
+  PassiveHealthCheck, ServiceDefaultsSpec, ServiceResolverFailover, ServiceResolverFailoverTarget, ServiceResolverSpec, Upstream, UpstreamLimits,
+} from './consul-crd-types';
 
 /**
  * Passive health checks (Envoy outlier detection), connection limits, timeouts and failover
@@ -229,10 +232,10 @@ const INT32_MAX = 2_147_483_647;
 const L7_ONLY = 'is only respected for L7 protocols (http, http2, grpc)';
 
 /** The `spec` of a ServiceDefaults resource; fields named `field.*` in errors. */
-export function serviceDefaultsSpec(scope: IConstruct | string, field: string, options: ServiceDefaultsOptions): Record<string, unknown> {
+export function serviceDefaultsSpec(scope: IConstruct | string, field: string, options: ServiceDefaultsOptions): ServiceDefaultsSpec {
   const protocol = checkProtocol(scope, join(field, 'protocol'), options.protocol);
   const defaults = upstreamConfig(scope, field, protocol, options);
-  const overrides = Object.entries(options.overrides ?? {}).map(([name, override]) => {
+  const overrides = Object.entries(options.overrides ?? {}).map(([name, override]): Upstream => {
     const overrideField = join(field, `overrides.${name}`);
     checkDns1035Label(scope, join(field, 'overrides key'), name);
     const overrideProtocol = override.protocol === undefined ? protocol : checkProtocol(scope, `${overrideField}.protocol`, override.protocol);
@@ -245,12 +248,12 @@ export function serviceDefaultsSpec(scope: IConstruct | string, field: string, o
 }
 
 /** The `spec` of a ServiceResolver resource for a service speaking `protocol`. */
-export function serviceResolverSpec(scope: IConstruct | string, field: string, protocol: MeshProtocol, options: ServiceResolverOptions): Record<string, unknown> {
+export function serviceResolverSpec(scope: IConstruct | string, field: string, protocol: MeshProtocol, options: ServiceResolverOptions): ServiceResolverSpec {
   checkProtocol(scope, join(field, 'protocol'), protocol);
   if (protocol === MeshProtocol.TCP && options.requestTimeout !== undefined) {
     invalid(scope, join(field, 'requestTimeout'), options.requestTimeout, `${L7_ONLY}; the service's protocol is tcp`);
   }
-  const spec = compact({
+  const spec = compact<ServiceResolverSpec>({
     connectTimeout: optionalGoDuration(scope, join(field, 'connectTimeout'), options.connectTimeout),
     requestTimeout: optionalGoDuration(scope, join(field, 'requestTimeout'), options.requestTimeout),
     failover: options.failover && { '*': failoverSpec(scope, join(field, 'failover'), options.failover) },
@@ -265,21 +268,21 @@ export function checkCircuitBreaker(scope: IConstruct | string, field: string, o
   if (options.resolver) serviceResolverSpec(scope, join(field, 'resolver'), options.protocol, options.resolver);
 }
 
-function upstreamConfig(scope: IConstruct | string, field: string, protocol: MeshProtocol, policy: UpstreamPolicyOptions): Record<string, unknown> | undefined {
-  return compact({
+function upstreamConfig(scope: IConstruct | string, field: string, protocol: MeshProtocol, policy: UpstreamPolicyOptions): Upstream | undefined {
+  return compact<Upstream>({
     connectTimeoutMs: policy.connectTimeout && checkMillis(scope, join(field, 'connectTimeout'), policy.connectTimeout),
     limits: policy.limits && limitsSpec(scope, join(field, 'limits'), protocol, policy.limits),
     passiveHealthCheck: policy.passiveHealthCheck && passiveHealthCheckSpec(scope, join(field, 'passiveHealthCheck'), policy.passiveHealthCheck),
   });
 }
 
-function limitsSpec(scope: IConstruct | string, field: string, protocol: MeshProtocol, limits: UpstreamLimitsOptions): Record<string, unknown> {
+function limitsSpec(scope: IConstruct | string, field: string, protocol: MeshProtocol, limits: UpstreamLimitsOptions): UpstreamLimits {
   if (protocol === MeshProtocol.TCP) {
     for (const key of ['maxPendingRequests', 'maxConcurrentRequests'] as const) {
       if (limits[key] !== undefined) invalid(scope, `${field}.${key}`, limits[key], `${L7_ONLY}; the protocol is tcp`);
     }
   }
-  const spec = compact({
+  const spec = compact<UpstreamLimits>({
     maxConnections: optionalCount(scope, `${field}.maxConnections`, limits.maxConnections),
     maxPendingRequests: optionalCount(scope, `${field}.maxPendingRequests`, limits.maxPendingRequests),
     maxConcurrentRequests: optionalCount(scope, `${field}.maxConcurrentRequests`, limits.maxConcurrentRequests),
@@ -288,8 +291,8 @@ function limitsSpec(scope: IConstruct | string, field: string, protocol: MeshPro
   return spec;
 }
 
-function passiveHealthCheckSpec(scope: IConstruct | string, field: string, check: PassiveHealthCheckOptions): Record<string, unknown> {
-  const spec = compact({
+function passiveHealthCheckSpec(scope: IConstruct | string, field: string, check: PassiveHealthCheckOptions): PassiveHealthCheck {
+  const spec = compact<PassiveHealthCheck>({
     interval: optionalGoDuration(scope, `${field}.interval`, check.interval),
     maxFailures: optionalCount(scope, `${field}.maxFailures`, check.maxFailures),
     enforcingConsecutive5xx: optionalPercent(scope, `${field}.enforcingConsecutive5xx`, check.enforcingConsecutive5xx),
@@ -300,7 +303,7 @@ function passiveHealthCheckSpec(scope: IConstruct | string, field: string, check
   return spec;
 }
 
-function failoverSpec(scope: IConstruct | string, field: string, failover: FailoverOptions): Record<string, unknown> {
+function failoverSpec(scope: IConstruct | string, field: string, failover: FailoverOptions): ServiceResolverFailover {
   const { datacenters, targets } = failover;
   if (datacenters && targets) {
     invalid(scope, field, failover, 'must set datacenters or targets, not both (the consul-k8s webhook rejects both)');
@@ -314,11 +317,11 @@ function failoverSpec(scope: IConstruct | string, field: string, failover: Failo
   return { targets: targets!.map((target, i) => failoverTargetSpec(scope, `${field}.targets[${i}]`, target)) };
 }
 
-function failoverTargetSpec(scope: IConstruct | string, field: string, target: FailoverTargetOptions): Record<string, unknown> {
+function failoverTargetSpec(scope: IConstruct | string, field: string, target: FailoverTargetOptions): ServiceResolverFailoverTarget {
   if (target.datacenter !== undefined && target.peer !== undefined) {
     invalid(scope, field, target, 'must set datacenter or peer, not both (the consul-k8s webhook rejects both)');
   }
-  const spec = compact({
+  const spec = compact<ServiceResolverFailoverTarget>({
     service: target.service === undefined ? undefined : checkDns1035Label(scope, `${field}.service`, target.service),
     datacenter: target.datacenter === undefined ? undefined : checkDns1123Label(scope, `${field}.datacenter`, target.datacenter),
     peer: target.peer === undefined ? undefined : checkDns1123Label(scope, `${field}.peer`, target.peer),
@@ -358,9 +361,9 @@ function optionalPercent(scope: IConstruct | string, field: string, value: numbe
 }
 
 /** The object without undefined values, or undefined when nothing is left. */
-function compact(values: Record<string, unknown>): Record<string, unknown> | undefined {
+function compact<T extends object>(values: T): T | undefined {
   const entries = Object.entries(values).filter(([, v]) => v !== undefined);
-  return entries.length ? Object.fromEntries(entries) : undefined;
+  return entries.length ? Object.fromEntries(entries) as T : undefined;
 }
 
 function join(prefix: string, field: string): string {

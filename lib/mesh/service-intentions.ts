@@ -2,6 +2,7 @@ import { ApiObject, Lazy } from 'cdk8s';
 import { Construct } from 'constructs';
 import { CONSUL_CRD_API_VERSION, ConsulConfigEntryProps, configEntryMetadata } from './circuit-breaker';
 import { checkDns1035Label } from '../core/validation';
+import { ServiceIntentionsSpec, SourceIntention } from './consul-crd-types';
 
 /** Props of {@link ConsulServiceIntentions}. */
 export interface ConsulServiceIntentionsProps extends ConsulConfigEntryProps {
@@ -30,15 +31,11 @@ export class ConsulServiceIntentions extends Construct {
     (props.allowedSources ?? []).forEach((source, i) => this.sources.add(checkDns1035Label(this, `allowedSources[${i}]`, source)));
     this.serviceName = metadata.name;
     this.namespace = metadata.namespace;
-    this.resource = new ApiObject(this, 'resource', {
-      apiVersion: CONSUL_CRD_API_VERSION,
-      kind: 'ServiceIntentions',
-      metadata,
-      spec: {
-        destination: { name: this.serviceName },
-        sources: Lazy.any({ produce: () => [...this.sources].sort().map((name) => ({ name, action: 'allow' })) }),
-      },
-    });
+    const spec: ServiceIntentionsSpec = {
+      destination: { name: this.serviceName },
+      sources: Lazy.any({ produce: (): SourceIntention[] => [...this.sources].sort().map((name) => ({ name, action: 'allow' })) }),
+    };
+    this.resource = new ApiObject(this, 'resource', { apiVersion: CONSUL_CRD_API_VERSION, kind: 'ServiceIntentions', metadata, spec });
   }
 
   /** Allows the mesh service `source` (its Consul name) to connect. */
