@@ -25,11 +25,11 @@ export type {
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
 
 // consul: the registry, its references and its registration hooks
-export { ConsulCluster, GossipEncryption } from './consul/cluster';
-export type {
-  ConsulAclOptions, ConsulAgentEndpoint, ConsulAutopilotOptions, ConsulClusterAttributes, ConsulClusterProps,
-  ConsulClusterReference, ConsulDnsEndpoint, ConsulHttpEndpoint, ConsulTlsOptions,
-} from './consul/cluster';
+export { ConsulCluster } from './consul/cluster';
+export { GossipEncryption } from './consul/cluster-props';
+export type { ConsulAclOptions, ConsulAutopilotOptions, ConsulClusterProps, ConsulTlsOptions } from './consul/cluster-props';
+export type { ConsulAgentEndpoint, ConsulClusterAttributes, ConsulClusterReference, ConsulHttpEndpoint } from './consul/endpoints';
+export type { ConsulDnsEndpoint } from './consul/dns';
 export {
   CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
 } from './consul/config';
