@@ -86,7 +86,7 @@ export function addEtcdChart(app: App): EtcdCluster {
   const chart = new Chart(app, 'etcd', { namespace: 'etcd', disableResourceNameHashes: true });
   new RestrictedNamespace(chart, 'namespace', { name: 'etcd' });
   return new EtcdCluster(chart, 'etcd', {
-    members: 3,
+    replicas: 3,
     partOf: 'service-discovery',
     // Certificates for the members (their names: cluster.serverDnsNames) and their CA.
     clientTls: { secretName: 'etcd-client-tls' },

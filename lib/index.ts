@@ -53,7 +53,8 @@ export type { ConsulServiceIntentionsProps } from './mesh/service-intentions';
 export type { ConsulK8sOptions } from './mesh/consul-k8s';
 
 // etcd: the registry and its lease registration hook
-export { DEFAULT_ETCD_IMAGE, EtcdCluster, MAX_ETCD_MEMBERS } from './etcd/cluster';
-export type { EtcdClientLabel, EtcdClusterProps, EtcdTlsOptions } from './etcd/cluster';
+export { EtcdCluster } from './etcd/cluster';
+export { DEFAULT_ETCD_IMAGE, MAX_ETCD_REPLICAS } from './etcd/cluster-props';
+export type { EtcdClusterProps, EtcdTlsFlags, EtcdTlsOptions } from './etcd/cluster-props';
 export { EtcdLeaseRegistration } from './etcd/lease-registration';
 export type { EtcdClusterAddress, EtcdLeaseRegistrationProps } from './etcd/lease-registration';

@@ -91,7 +91,7 @@ export function representativeCharts(): SynthesizedChart[] {
   });
   new EtcdCluster(restrictedChart(app, 'rep-etcd-full'), 'registry', {
     name: 'registry',
-    members: 5,
+    replicas: 5,
     image: 'registry.k8s.io/etcd:3.5.21-0',
     storageSize: '20Gi',
     storageClassName: 'fast-ssd',
