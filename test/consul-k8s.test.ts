@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption } from '../lib';
+import { CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, DiscoveryKitValidationError, GossipEncryption } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import type { KubeObject } from './support/schema';
 import { findObject, synthChart, testChart } from './support/synth';
@@ -89,5 +89,19 @@ describe('ConsulCluster.fromAttributes', () => {
 
   it('names a missing attribute', () => {
     expect(() => ConsulCluster.fromAttributes({ name: 'consul' } as any)).toThrow(/ConsulCluster.fromAttributes: namespace = undefined is invalid: is required/);
+  });
+
+  it('names every bad attribute at once', () => {
+    let error: DiscoveryKitValidationError | undefined;
+    try {
+      ConsulCluster.fromAttributes({ name: 'Consul', namespace: 'consul', datacenter: 'dc_1' });
+    } catch (e) {
+      error = e as DiscoveryKitValidationError;
+    }
+    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+    expect(error!.problems.map((p) => [p.constructPath, p.field, p.value])).toEqual([
+      ['ConsulCluster.fromAttributes', 'name', 'Consul'],
+      ['ConsulCluster.fromAttributes', 'datacenter', 'dc_1'],
+    ]);
   });
 });
