@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { ResolvedConsulCluster, objectName, serviceHost } from './cluster-spec';
 
 /** Placeholder in the CoreDNS block until the DNS Service's ClusterIP is known. */
-export const DNS_CLUSTER_IP_PLACEHOLDER = '<CONSUL_DNS_CLUSTER_IP>';
+const DNS_CLUSTER_IP_PLACEHOLDER = '<CONSUL_DNS_CLUSTER_IP>';
 
 /** The Consul DNS Service. */
 export interface ConsulDnsEndpoint {
