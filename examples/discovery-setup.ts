@@ -30,7 +30,7 @@ export function addConsulChart(app: App): ConsulCluster {
   new RestrictedNamespace(chart, 'namespace', { name: 'consul' });
   return new ConsulCluster(chart, 'consul', {
     replicas: 3,
-    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' }),
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
     // Any non-root ids work (every writable path is a volume owned through fsGroup); >= 10000 per kube-score.
     runAsUser: 10100,
     runAsGroup: 10100,
@@ -38,7 +38,7 @@ export function addConsulChart(app: App): ConsulCluster {
     // Service CIDR (10.96.0.0/12): pick a free one from yours.
     dnsClusterIp: '10.96.0.53',
     // Agent and DNS tokens, created after `consul acl bootstrap` (see the README).
-    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
     // consul-k8s runs the mesh of the `mesh` chart; its servers review tokens with the API
     // server at this (example) address: `kubectl get endpoints kubernetes` shows yours.
     consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '10.0.0.10/32' } }] },
@@ -86,7 +86,7 @@ export function addEtcdChart(app: App): EtcdCluster {
   const chart = new Chart(app, 'etcd', { namespace: 'etcd', disableResourceNameHashes: true });
   new RestrictedNamespace(chart, 'namespace', { name: 'etcd' });
   return new EtcdCluster(chart, 'etcd', {
-    members: 3,
+    replicas: 3,
     partOf: 'service-discovery',
     // Certificates for the members (their names: cluster.serverDnsNames) and their CA.
     clientTls: { secretName: 'etcd-client-tls' },

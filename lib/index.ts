@@ -24,11 +24,11 @@ export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, Servic
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
 
 // consul: the registry, its references and its registration hooks
-export { ConsulCluster, GossipEncryption } from './consul/cluster';
-export type {
-  ConsulAclOptions, ConsulAgentEndpoint, ConsulAutopilotOptions, ConsulClusterAttributes, ConsulClusterProps,
-  ConsulClusterReference, ConsulDnsEndpoint, ConsulHttpEndpoint, ConsulTlsOptions,
-} from './consul/cluster';
+export { ConsulCluster } from './consul/cluster';
+export { GossipEncryption } from './consul/cluster-props';
+export type { ConsulAclOptions, ConsulAutopilotOptions, ConsulClusterProps, ConsulTlsOptions } from './consul/cluster-props';
+export type { ConsulAgentEndpoint, ConsulClusterAttributes, ConsulClusterReference, ConsulHttpEndpoint } from './consul/endpoints';
+export type { ConsulDnsEndpoint } from './consul/dns';
 export {
   CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
 } from './consul/config';
@@ -52,7 +52,8 @@ export type { ConsulServiceIntentionsProps } from './mesh/service-intentions';
 export type { ConsulK8sOptions } from './mesh/consul-k8s';
 
 // etcd: the registry and its lease registration hook
-export { DEFAULT_ETCD_IMAGE, EtcdCluster, MAX_ETCD_MEMBERS } from './etcd/cluster';
-export type { EtcdClientLabel, EtcdClusterProps, EtcdTlsOptions } from './etcd/cluster';
+export { EtcdCluster } from './etcd/cluster';
+export { DEFAULT_ETCD_IMAGE, MAX_ETCD_REPLICAS } from './etcd/cluster-props';
+export type { EtcdClusterProps, EtcdTlsFlags, EtcdTlsOptions } from './etcd/cluster-props';
 export { EtcdLeaseRegistration } from './etcd/lease-registration';
 export type { EtcdClusterAddress, EtcdLeaseRegistrationProps } from './etcd/lease-registration';

@@ -1,11 +1,12 @@
+import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { ConsulCluster, ConsulClusterProps, DiscoveryKitValidationError, GossipEncryption } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { testChart } from './support/synth';
 
-const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' });
+const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' });
 const TLS = {
-  ca: { secretName: 'consul-ca', secretKey: 'ca.crt' },
+  ca: { secretName: 'consul-ca', key: 'ca.crt' },
   serverCertificate: { secretName: 'consul-server-tls' },
   agentCertificate: { secretName: 'consul-agent-tls' },
 };
@@ -16,8 +17,8 @@ function errorOf(overrides: Partial<ConsulClusterProps>): DiscoveryKitValidation
 }
 
 /** A Secret reference with one half missing, as JavaScript or YAML-driven callers can pass it. */
-function halfSecret(half: 'secretName' | 'secretKey'): any {
-  return half === 'secretName' ? { secretName: 'consul-gossip-key' } : { secretKey: 'key' };
+function halfSecret(half: 'secretName' | 'key'): any {
+  return half === 'secretName' ? { secretName: 'consul-gossip-key' } : { key: 'key' };
 }
 
 describe('ConsulCluster rejects bad input at synth time', () => {
@@ -37,25 +38,25 @@ describe('ConsulCluster rejects bad input at synth time', () => {
     ['uppercase datacenter', { datacenter: 'DC1' }, 'datacenter', /lowercase/],
     ['domain with a dot', { domain: 'consul.local' }, 'domain', /"consul.local".*DNS label/],
     ['domain starting with a hyphen', { domain: '-consul' }, 'domain', /DNS label/],
-    ['gossip Secret name without a key', { gossipEncryption: GossipEncryption.fromSecret(halfSecret('secretName')) }, 'gossipEncryption.secretKey', /must be set together with gossipEncryption.secretName/],
-    ['gossip Secret key without a name', { gossipEncryption: GossipEncryption.fromSecret(halfSecret('secretKey')) }, 'gossipEncryption.secretName', /must be set together with gossipEncryption.secretKey/],
-    ['gossip Secret with a bad name', { gossipEncryption: GossipEncryption.fromSecret({ secretName: 'Gossip_Key', secretKey: 'key' }) }, 'gossipEncryption.secretName', /DNS-1123 subdomain/],
-    ['gossip Secret with a bad key', { gossipEncryption: GossipEncryption.fromSecret({ secretName: 'gossip', secretKey: 'the key' }) }, 'gossipEncryption.secretKey', /Secret key/],
+    ['gossip Secret name without a key', { gossipEncryption: GossipEncryption.fromSecret(halfSecret('secretName')) }, 'gossipEncryption.key', /undefined is invalid: must be a Secret key/],
+    ['gossip Secret key without a name', { gossipEncryption: GossipEncryption.fromSecret(halfSecret('key')) }, 'gossipEncryption.secretName', /undefined is invalid: must be a DNS-1123 subdomain/],
+    ['gossip Secret as a bare string', { gossipEncryption: GossipEncryption.fromSecret('consul-gossip-key' as any) }, 'gossipEncryption', /must name a Secret key: \{ secretName, key \}/],
+    ['gossip Secret with a bad name', { gossipEncryption: GossipEncryption.fromSecret({ secretName: 'Gossip_Key', key: 'key' }) }, 'gossipEncryption.secretName', /DNS-1123 subdomain/],
+    ['gossip Secret with a bad key', { gossipEncryption: GossipEncryption.fromSecret({ secretName: 'gossip', key: 'the key' }) }, 'gossipEncryption.key', /Secret key/],
     ['no gossip choice', { gossipEncryption: undefined }, 'gossipEncryption', /must be chosen explicitly: GossipEncryption.fromSecret.*GossipEncryption.disabled\(\)/],
-    ['ACL tokens Secret name without a key', { acl: { tokensSecret: halfSecret('secretName') } }, 'acl.tokensSecret.secretKey', /set together/],
-    ['TLS without certificates', { tls: {} as any }, 'tls.ca', /TLS needs certificates/],
+    ['ACL tokens Secret name without a key', { acl: { tokensSecret: halfSecret('secretName') } }, 'acl.tokensSecret.key', /must be a Secret key/],
     ['TLS without an agent certificate', { tls: { ...TLS, agentCertificate: undefined as any } }, 'tls.agentCertificate', /TLS needs certificates/],
-    ['TLS CA without a key', { tls: { ...TLS, ca: halfSecret('secretName') } }, 'tls.ca.secretKey', /set together with tls.ca.secretName/],
+    ['TLS CA without a key', { tls: { ...TLS, ca: halfSecret('secretName') } }, 'tls.ca.key', /must be a Secret key/],
     ['TLS certificate with a bad Secret name', { tls: { ...TLS, serverCertificate: { secretName: 'Server TLS' } } }, 'tls.serverCertificate.secretName', /DNS-1123 subdomain/],
     ['storage size in GB', { storageSize: '10GB' }, 'storageSize', /"10GB".*Kubernetes quantity/],
     ['storage size without a number', { storageSize: 'Gi' }, 'storageSize', /quantity/],
     ['zero storage', { storageSize: '0' }, 'storageSize', /positive quantity/],
     ['bad StorageClass name', { storageClassName: 'Fast_SSD' }, 'storageClassName', /DNS-1123 subdomain/],
-    ['reconnect timeout in days', { reconnectTimeout: '3d' }, 'reconnectTimeout', /"3d".*Go duration.*there is no 'd'/],
-    ['reconnect timeout below 8h', { reconnectTimeout: '1h' }, 'reconnectTimeout', /at least 28800s/],
-    ['last contact threshold without a unit', { autopilot: { lastContactThreshold: '200' } }, 'autopilot.lastContactThreshold', /Go duration/],
-    ['zero last contact threshold', { autopilot: { lastContactThreshold: '0s' } }, 'autopilot.lastContactThreshold', /at least 1ms/],
-    ['stabilization time with a space', { autopilot: { serverStabilizationTime: '10 s' } }, 'autopilot.serverStabilizationTime', /Go duration/],
+    ['reconnect timeout as a Go duration string', { reconnectTimeout: '72h' as any }, 'reconnectTimeout', /"72h".*must be a cdk8s Duration such as Duration.seconds\(10\)/],
+    ['reconnect timeout below 8h', { reconnectTimeout: Duration.hours(1) }, 'reconnectTimeout', /3600s is invalid: .*at least 28800s/],
+    ['last contact threshold in bare milliseconds', { autopilot: { lastContactThreshold: 200 as any } }, 'autopilot.lastContactThreshold', /cdk8s Duration/],
+    ['zero last contact threshold', { autopilot: { lastContactThreshold: Duration.millis(0) } }, 'autopilot.lastContactThreshold', /at least 1ms/],
+    ['stabilization time as a Go duration string', { autopilot: { serverStabilizationTime: '10s' as any } }, 'autopilot.serverStabilizationTime', /"10s".*cdk8s Duration/],
     ['ClusterIP octet above 255', { dnsClusterIp: '10.96.0.300' }, 'dnsClusterIp', /"10.96.0.300".*IPv4 address/],
     ['headless ClusterIP', { dnsClusterIp: 'None' }, 'dnsClusterIp', /IPv4/],
     ['IPv6 ClusterIP', { dnsClusterIp: 'fd00::53' }, 'dnsClusterIp', /IPv4/],
@@ -80,6 +81,48 @@ describe('ConsulCluster rejects bad input at synth time', () => {
     const error = errorOf(overrides);
     expect(error.constructPath).toBe("ConsulCluster 'test/consul'");
     expectRejection(error, "ConsulCluster 'test/consul'", field, message);
+    // One bad value is one problem: no check repeats another's complaint.
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it('names each missing certificate of TLS without certificates', () => {
+    const error = errorOf({ tls: {} as any });
+    expect(error.problems.map((p) => p.field)).toEqual(['tls.ca', 'tls.serverCertificate', 'tls.agentCertificate']);
+    expect(error.problems.every((p) => /TLS needs certificates/.test(p.allowed))).toBe(true);
+  });
+
+  it('reports every bad field at once, each naming the construct, field, value and what is allowed', () => {
+    const error = errorOf({
+      replicas: 4,
+      datacenter: 'dc_1',
+      gossipEncryption: GossipEncryption.fromSecret({ secretName: 'gossip', key: 'the key' }),
+      tls: { ...TLS, agentCertificate: undefined as any },
+      storageSize: '10GB',
+      reconnectTimeout: Duration.hours(1),
+      autopilot: { lastContactThreshold: Duration.millis(0) },
+      dnsClusterIp: '10.96.0.300',
+      runAsUser: 0,
+      labels: { team: 'plat form' },
+    });
+    expect(error.problems.map((p) => [p.field, p.value])).toEqual([
+      ['datacenter', 'dc_1'],
+      ['replicas', 4],
+      ['gossipEncryption.key', 'the key'],
+      ['tls.agentCertificate', undefined],
+      ['storageSize', '10GB'],
+      ['reconnectTimeout', Duration.hours(1)],
+      ['autopilot.lastContactThreshold', Duration.millis(0)],
+      ['dnsClusterIp', '10.96.0.300'],
+      ['runAsUser', 0],
+      ['labels["team"]', 'plat form'],
+    ]);
+    for (const p of error.problems) {
+      expect(p.constructPath).toBe("ConsulCluster 'test/consul'");
+      expect(p.nodePath).toBe('test/consul');
+      expect(p.allowed).not.toBe('');
+    }
+    expect(error.message).toMatch(/^10 invalid values:\n  - ConsulCluster 'test\/consul': datacenter = "dc_1" is invalid: must be an RFC 1123 DNS label/);
+    expect(error.message).toContain("ConsulCluster 'test/consul': reconnectTimeout = 3600s is invalid: must be a whole number of milliseconds at least 28800s");
   });
 
   it('accepts a single server only with the explicit development flag', () => {

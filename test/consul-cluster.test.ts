@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Testing } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { consulClusterOf, buildExampleApp } from '../examples/discovery-setup';
 import { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption, KUBE_DNS_PEER } from '../lib';
@@ -10,11 +10,11 @@ import { qualityViolations } from './support/quality';
 import type { KubeObject } from './support/schema';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
 
-const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' });
+const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' });
 const OPERATORS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'operations' } } };
 const PROMETHEUS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } } };
 const TLS = {
-  ca: { secretName: 'consul-ca', secretKey: 'ca.crt' },
+  ca: { secretName: 'consul-ca', key: 'ca.crt' },
   serverCertificate: { secretName: 'consul-server-tls' },
   agentCertificate: { secretName: 'consul-agent-tls' },
 };
@@ -169,7 +169,7 @@ describe('ConsulCluster with defaults', () => {
       client_addr: '0.0.0.0',
       retry_join: ['consul-server.consul.svc.cluster.local:8301'],
       leave_on_terminate: true,
-      reconnect_timeout: '72h',
+      reconnect_timeout: '259200s',
       disable_update_check: true,
       acl: { enabled: true, default_policy: 'deny', down_policy: 'extend-cache', enable_token_persistence: true },
       ports: { http: 8500, https: -1, grpc: 8502, grpc_tls: -1, dns: 8600, server: 8300, serf_lan: 8301, serf_wan: 8302 },
@@ -478,7 +478,7 @@ describe('ConsulCluster with TLS', () => {
 
 describe('ConsulCluster security switches', () => {
   it('reads ACL tokens from an optional Secret as a second config dir, which the entrypoint watches', () => {
-    const { objects } = build({ acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' }, enableTokenPersistence: false } });
+    const { objects } = build({ acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' }, enableTokenPersistence: false } });
     for (const [kind, name] of [['StatefulSet', 'consul-server'], ['DaemonSet', 'consul-agent']] as const) {
       const container = consulContainer(objects, kind, name);
       expect(container.args).toContain('-config-dir=/consul/acl');
@@ -529,9 +529,9 @@ describe('ConsulCluster with every prop set', () => {
     serverResources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
     agentResources: { limits: { memory: '96Mi' } },
     dnsClusterIp: '10.96.0.53',
-    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
-    reconnectTimeout: '24h',
-    autopilot: { cleanupDeadServers: false, lastContactThreshold: '500ms', serverStabilizationTime: '30s' },
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
+    reconnectTimeout: Duration.hours(24),
+    autopilot: { cleanupDeadServers: false, lastContactThreshold: Duration.millis(500), serverStabilizationTime: Duration.seconds(30) },
     ui: false,
     connect: false,
     runAsUser: 10100,
@@ -568,7 +568,7 @@ describe('ConsulCluster with every prop set', () => {
       datacenter: 'eu-west-1',
       domain: 'discovery',
       retry_join: ['registry-server.platform.svc.corp.example:8301'],
-      reconnect_timeout: '24h',
+      reconnect_timeout: '86400s',
       autopilot: { min_quorum: 3, cleanup_dead_servers: false, last_contact_threshold: '500ms', server_stabilization_time: '30s' },
       ui_config: { enabled: false },
       connect: { enabled: false },

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption } from '../lib';
+import { CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, DiscoveryKitValidationError, GossipEncryption } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import type { KubeObject } from './support/schema';
 import { findObject, synthChart, testChart } from './support/synth';
 
 const API_SERVER = [{ ipBlock: { cidr: '192.0.2.10/32' } }];
-const TLS = { ca: { secretName: 'consul-ca', secretKey: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } };
+const TLS = { ca: { secretName: 'consul-ca', key: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } };
 
 function build(props: Partial<ConsulClusterProps> = {}) {
   const chart = testChart('consul');
@@ -69,6 +69,7 @@ describe('the Consul servers and consul-k8s', () => {
   it.each([
     ['no API server peers', { namespace: 'consul-k8s' }, 'consulK8s.apiServer', /is required/],
     ['a bad namespace', { namespace: 'Consul K8s', apiServer: API_SERVER }, 'consulK8s.namespace', /RFC 1123/],
+    ["a bootstrap token in the chart's shape", { namespace: 'consul-k8s', apiServer: API_SERVER, bootstrapToken: { secretName: 'token', secretKey: 'token' } }, 'consulK8s.bootstrapToken.key', /must be a Secret key/],
   ])('rejects %s', (_title, consulK8s, field, message) => {
     expectRejection(rejectionOf((chart) => new ConsulCluster(chart, 'consul', { gossipEncryption: GossipEncryption.disabled(), consulK8s: consulK8s as any }), 'consul'),
       "ConsulCluster 'test/consul'", field, message);
@@ -88,5 +89,19 @@ describe('ConsulCluster.fromAttributes', () => {
 
   it('names a missing attribute', () => {
     expect(() => ConsulCluster.fromAttributes({ name: 'consul' } as any)).toThrow(/ConsulCluster.fromAttributes: namespace = undefined is invalid: is required/);
+  });
+
+  it('names every bad attribute at once', () => {
+    let error: DiscoveryKitValidationError | undefined;
+    try {
+      ConsulCluster.fromAttributes({ name: 'Consul', namespace: 'consul', datacenter: 'dc_1' });
+    } catch (e) {
+      error = e as DiscoveryKitValidationError;
+    }
+    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+    expect(error!.problems.map((p) => [p.constructPath, p.field, p.value])).toEqual([
+      ['ConsulCluster.fromAttributes', 'name', 'Consul'],
+      ['ConsulCluster.fromAttributes', 'datacenter', 'dc_1'],
+    ]);
   });
 });

@@ -145,7 +145,7 @@ describe('the consumer binding', () => {
 });
 
 describe('the grace period and the registration hook', () => {
-  const etcd = { clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd', selector: { app: 'etcd' }, clientPort: 2379 };
+  const etcd = { clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd', podSelector: { app: 'etcd' }, clientPort: 2379 };
 
   it('names the grace period the user set when the hook needs longer', () => {
     expectRejection(errorOf({ registration: new EtcdLeaseRegistration({ cluster: etcd }), shutdown: { terminationGracePeriod: Duration.seconds(10) } }),
@@ -169,7 +169,7 @@ describe('names are unique per namespace across the whole App', () => {
 
   it('rejects a service whose name collides with another construct\'s Service', () => {
     const chart = testChart('registry');
-    new EtcdCluster(chart, 'etcd', { members: 3 });
+    new EtcdCluster(chart, 'etcd', { replicas: 3 });
     expect(() => new DiscoverableService(chart, 'etcd-client', { image: IMAGE }))
       .toThrow(/'test\/etcd' already defines Service 'etcd-client' in namespace 'registry'/);
   });

@@ -11,13 +11,13 @@ function errorOf(props: EtcdClusterProps): DiscoveryKitValidationError {
 
 describe('EtcdCluster rejects bad input at synth time', () => {
   const cases: [string, EtcdClusterProps, string, RegExp][] = [
-    ['2 members', { members: 2 }, 'members', /= 2 .*must be odd: 2 members tolerate 0 failure/],
-    ['4 members', { members: 4 }, 'members', /must be odd: 4 members tolerate 1 failure\(s\), no more than 3/],
-    ['6 members', { members: 6 }, 'members', /must be odd/],
-    ['0 members', { members: 0 }, 'members', /from 1 to 7/],
-    ['9 members', { members: 9 }, 'members', /= 9 .*from 1 to 7/],
-    ['fractional members', { members: 3.5 }, 'members', /integer/],
-    ['1 member without the development flag', { members: 1 }, 'members', /tolerates no failure.*allowSingleMember: true/],
+    ['2 members', { replicas: 2 }, 'replicas', /= 2 .*must be odd: 2 members tolerate 0 failure/],
+    ['4 members', { replicas: 4 }, 'replicas', /must be odd: 4 members tolerate 1 failure\(s\), no more than 3/],
+    ['6 members', { replicas: 6 }, 'replicas', /must be odd/],
+    ['0 members', { replicas: 0 }, 'replicas', /from 1 to 7/],
+    ['9 members', { replicas: 9 }, 'replicas', /= 9 .*from 1 to 7/],
+    ['fractional members', { replicas: 3.5 }, 'replicas', /integer/],
+    ['1 member without the development flag', { replicas: 1 }, 'replicas', /tolerates no failure.*allowSingleMember: true/],
     ['uppercase name', { name: 'Etcd' }, 'name', /"Etcd".*DNS-1035/],
     ['name starting with a digit', { name: '1etcd' }, 'name', /starting with a letter/],
     ['name too long for the revision-hash label', { name: 'e'.repeat(53) }, 'name', /at most 52 characters.*controller-revision-hash/],
@@ -53,7 +53,41 @@ describe('EtcdCluster rejects bad input at synth time', () => {
   ];
 
   it.each(cases)('%s', (_title, props, field, message) => {
-    expectRejection(errorOf(props), "EtcdCluster 'test/registry-etcd'", field, message);
+    const error = errorOf(props);
+    expectRejection(error, "EtcdCluster 'test/registry-etcd'", field, message);
+    // One bad value is one problem: no check repeats another's complaint.
+    expect(error.problems).toHaveLength(1);
+  });
+
+  it('reports every bad field at once, each naming the construct, field, value and what is allowed', () => {
+    const error = errorOf({
+      name: 'Etcd',
+      replicas: 4,
+      image: 'gcr.io/etcd-development/etcd:v3.5.11',
+      backendQuota: '16Gi',
+      storageSize: '8GB',
+      maxStartupTime: Duration.seconds(10),
+      clientTls: { secretName: 'Etcd_TLS' },
+      peerTls: { secretName: 'etcd-tls', keyKey: 'tls key' },
+      runAsUser: 0,
+    });
+    expect(error.problems.map((p) => [p.field, p.value])).toEqual([
+      ['name', 'Etcd'],
+      ['replicas', 4],
+      ['image', 'gcr.io/etcd-development/etcd:v3.5.11'],
+      ['backendQuota', '16Gi'],
+      ['storageSize', '8GB'],
+      ['maxStartupTime', Duration.seconds(10)],
+      ['clientTls.secretName', 'Etcd_TLS'],
+      ['peerTls.keyKey', 'tls key'],
+      ['runAsUser', 0],
+    ]);
+    for (const p of error.problems) {
+      expect(p.constructPath).toBe("EtcdCluster 'test/registry-etcd'");
+      expect(p.nodePath).toBe('test/registry-etcd');
+    }
+    expect(error.message).toMatch(/^9 invalid values:\n  - EtcdCluster 'test\/registry-etcd': name = "Etcd" is invalid: must be a DNS-1035 label/);
+    expect(error.message).toContain("EtcdCluster 'test/registry-etcd': replicas = 4 is invalid: must be odd");
   });
 
   it('accepts images whose tag names no version, which it cannot check', () => {

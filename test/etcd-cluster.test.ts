@@ -147,7 +147,9 @@ describe('EtcdCluster with defaults', () => {
     expect(cluster.clientEndpoints).toEqual(['http://etcd-client.production.svc.cluster.local:2379']);
     expect(cluster.memberEndpoints).toEqual([0, 1, 2].map((i) => `http://etcd-${i}.etcd.production.svc.cluster.local:2379`));
     expect(cluster.tls).toEqual({ client: false, peer: false });
-    expect(cluster.clientLabel).toEqual({ key: ETCD_CLIENT_LABEL, value: 'etcd' });
+    expect(cluster.clientLabels).toEqual({ [ETCD_CLIENT_LABEL]: 'etcd' });
+    expect(cluster.podSelector).toEqual(SELECTOR);
+    expect(cluster.replicas).toBe(3);
     expect(cluster.serverDnsNames).toEqual(['etcd-client.production.svc.cluster.local', '*.etcd.production.svc.cluster.local']);
   });
 
@@ -157,7 +159,7 @@ describe('EtcdCluster with defaults', () => {
 });
 
 describe.each([3, 5, 7])('EtcdCluster with %i members', (members) => {
-  const { cluster, objects, statefulSet, container, flags } = synthCluster({ members });
+  const { cluster, objects, statefulSet, container, flags } = synthCluster({ replicas: members });
   const names = Array.from({ length: members }, (_, i) => `etcd-${i}`);
   const peerUrl = (member: string) => `http://${member}.etcd.production.svc.cluster.local:2380`;
 
@@ -263,7 +265,7 @@ describe('EtcdCluster with every prop set', () => {
   const props: EtcdClusterProps = {
     name: 'registry',
     namespace: 'discovery',
-    members: 5,
+    replicas: 5,
     image: 'registry.k8s.io/etcd:3.5.21-0',
     storageSize: '20Gi',
     storageClassName: 'fast-ssd',
@@ -293,7 +295,7 @@ describe('EtcdCluster with every prop set', () => {
     expect(flags.get('initial-cluster')!.split(',')[4]).toBe('registry-4=https://registry-4.registry.discovery.svc.corp.example:2380');
     expect(flags.get('initial-cluster-token')).toBe('registry.discovery');
     expect(cluster.clientEndpoints).toEqual(['https://registry-client.discovery.svc.corp.example:2379']);
-    expect(cluster.clientLabel.value).toBe('registry');
+    expect(cluster.clientLabels).toEqual({ [ETCD_CLIENT_LABEL]: 'registry' });
     expect(statefulSet.metadata.labels).toMatchObject({ team: 'platform', 'app.kubernetes.io/part-of': 'discovery-kit', 'app.kubernetes.io/version': '3.5.21-0' });
   });
 
@@ -316,7 +318,7 @@ describe('EtcdCluster with a single member for development', () => {
   it('needs the flag, warns, and has no PodDisruptionBudget', () => {
     const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     try {
-      const { objects, flags } = synthCluster({ members: 1, allowSingleMember: true });
+      const { objects, flags } = synthCluster({ replicas: 1, allowSingleMember: true });
       expect(warn).toHaveBeenCalledWith(expect.stringMatching(/EtcdCluster 'test\/etcd-cluster': a single etcd member tolerates no failure/),
         { code: 'DISCOVERY_KIT_WARNING' });
       expect(flags.get('initial-cluster')).toBe('etcd-0=http://etcd-0.etcd.production.svc.cluster.local:2380');

@@ -9,7 +9,7 @@ import { envOf, findContainer, findObject, synthChart, testChart } from './suppo
 /** An etcd cluster given by address, as the Pulumi apps stack receives it. */
 const ETCD_ADDRESS: EtcdClusterAddress = {
   clientEndpoints: ['https://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd',
-  selector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
+  podSelector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
 };
 
 function registered(props: Partial<EtcdLeaseRegistrationProps> = {}, chart = testChart()) {

@@ -52,7 +52,7 @@ describe('the platform stack under Pulumi mocks', () => {
     expect(secret.inputs.metadata).toEqual({ name: GOSSIP_SECRET.secretName, namespace: 'consul' });
     // The SDK marks the whole stringData map secret once a value in it is.
     expect(isSecretValue(secret.inputs.stringData)).toBe(true);
-    expect(secret.inputs.stringData.value).toEqual({ [GOSSIP_SECRET.secretKey]: GOSSIP_KEY });
+    expect(secret.inputs.stringData.value).toEqual({ [GOSSIP_SECRET.key]: GOSSIP_KEY });
     const resource = run.constructed.find((c) => c.type === SECRET)!.resource as pulumi.CustomResource & { stringData: pulumi.Output<unknown> };
     expect(await pulumi.isSecret(resource.stringData)).toBe(true);
   });
@@ -63,7 +63,7 @@ describe('the platform stack under Pulumi mocks', () => {
     expect(JSON.stringify(run.outputs)).not.toContain(GOSSIP_KEY);
     const server = findRegistered(run, 'kubernetes:apps/v1:StatefulSet', 'consul/StatefulSet/consul-server').inputs;
     const secretRefs = findContainer(server, 'consul').env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.valueFrom.secretKeyRef);
-    expect(secretRefs).toContainEqual({ name: GOSSIP_SECRET.secretName, key: GOSSIP_SECRET.secretKey });
+    expect(secretRefs).toContainEqual({ name: GOSSIP_SECRET.secretName, key: GOSSIP_SECRET.key });
   });
 
   it('orders the deployment: namespaces, then the gossip Secret, then every registry object', () => {
@@ -100,9 +100,9 @@ describe('the platform stack under Pulumi mocks', () => {
         clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'],
         clusterName: 'etcd',
         namespace: 'etcd',
-        selector: { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' },
+        podSelector: { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' },
         clientPort: 2379,
-        clientLabel: { key: 'discovery-kit.io/etcd-client', value: 'etcd' },
+        clientLabels: { 'discovery-kit.io/etcd-client': 'etcd' },
         tls: { client: false, peer: false },
       },
     });

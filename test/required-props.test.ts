@@ -21,7 +21,7 @@ const AGENT = {
 };
 const ETCD = {
   clientEndpoints: ['https://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd',
-  selector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
+  podSelector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
 };
 
 type Build = (chart: Chart, props: any) => void;
@@ -39,9 +39,9 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
   ConsulClusterProps: {
     baseline: {
       gossipEncryption: GossipEncryption.disabled(),
-      acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
-      tls: { ca: { secretName: 'consul-ca', secretKey: 'tls.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
-      consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '192.0.2.10/32' } }] },
+      acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
+      tls: { ca: { secretName: 'consul-ca', key: 'tls.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
+      consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '192.0.2.10/32' } }], bootstrapToken: { secretName: 'consul-bootstrap-token', key: 'token' } },
     },
     build: (chart, props) => new ConsulCluster(chart, 'consul', props),
   },

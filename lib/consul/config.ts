@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IConstruct } from 'constructs';
-import { invalid } from '../core/validation';
+import { formatMs, invalid } from '../core/validation';
 
 /** The Consul release servers, agents and registration sidecars run by default (pinned). */
 export const DEFAULT_CONSUL_IMAGE = 'hashicorp/consul:1.20.6';
@@ -90,7 +90,8 @@ export interface ConsulAgentConfigInputs {
   readonly domain: string;
   /** `host:port` of the servers' serf LAN (the headless Service). */
   readonly retryJoin: string;
-  readonly reconnectTimeout: string;
+  /** `reconnect_timeout`. */
+  readonly reconnectTimeoutMs: number;
   /** ACLs on (with token persistence as given), or undefined for off. */
   readonly acl?: { readonly enableTokenPersistence: boolean };
   /** TLS on, or undefined for off. */
@@ -107,8 +108,8 @@ export interface ConsulServerConfigInputs extends ConsulAgentConfigInputs {
   readonly connect: boolean;
   readonly autopilot: {
     readonly cleanupDeadServers: boolean;
-    readonly lastContactThreshold: string;
-    readonly serverStabilizationTime: string;
+    readonly lastContactThresholdMs: number;
+    readonly serverStabilizationTimeMs: number;
   };
 }
 
@@ -128,8 +129,8 @@ export function serverConfig(inputs: ConsulServerConfigInputs): Record<string, u
       // Autopilot stops pruning dead servers at quorum, so a bad node cannot shrink the cluster below it.
       min_quorum: minQuorum(inputs.replicas),
       cleanup_dead_servers: inputs.autopilot.cleanupDeadServers,
-      last_contact_threshold: inputs.autopilot.lastContactThreshold,
-      server_stabilization_time: inputs.autopilot.serverStabilizationTime,
+      last_contact_threshold: formatMs(inputs.autopilot.lastContactThresholdMs),
+      server_stabilization_time: formatMs(inputs.autopilot.serverStabilizationTimeMs),
     },
     // Production Raft timing, as Consul's server performance guide recommends.
     performance: { raft_multiplier: 1 },
@@ -160,7 +161,7 @@ function commonConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> 
     client_addr: '0.0.0.0',
     retry_join: [inputs.retryJoin],
     leave_on_terminate: true,
-    reconnect_timeout: inputs.reconnectTimeout,
+    reconnect_timeout: formatMs(inputs.reconnectTimeoutMs),
     // The NetworkPolicies allow no Internet egress; the check would only log failures.
     disable_update_check: true,
     acl: inputs.acl
@@ -213,20 +214,6 @@ export function leaderProbeCommand(tls: boolean): string[] {
     ? `-k https://127.0.0.1:${CONSUL_PORTS.https}/v1/status/leader`
     : `http://127.0.0.1:${CONSUL_PORTS.http}/v1/status/leader`;
   return ['/bin/sh', '-ec', `curl -s ${url} | grep -E '".+"'`];
-}
-
-/** Placeholder in the CoreDNS block until the DNS Service's ClusterIP is known. */
-export const DNS_CLUSTER_IP_PLACEHOLDER = '<CONSUL_DNS_CLUSTER_IP>';
-
-/**
- * The CoreDNS server block that forwards `<domain>.` to Consul. CoreDNS `forward` takes IP
- * addresses only, so an unpinned ClusterIP yields a placeholder plus the command that reads it.
- */
-export function coreDnsServerBlock(domain: string, clusterIp: string | undefined, lookup: string): string {
-  const forward = clusterIp
-    ? [`    forward . ${clusterIp}`]
-    : [`    # replace ${DNS_CLUSTER_IP_PLACEHOLDER} with the output of: ${lookup}`, `    forward . ${DNS_CLUSTER_IP_PLACEHOLDER}`];
-  return [`${domain}:53 {`, '    errors', '    cache 30', ...forward, '}', ''].join('\n');
 }
 
 const IPV4_OCTET = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])';

@@ -1,4 +1,5 @@
-import { EtcdTlsOptions, resolveEtcdTls } from './cluster';
+import type { EtcdTlsOptions } from './cluster-props';
+import { resolveEtcdTls } from './tls';
 import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './lease-script';
 import { ETCD_CLIENT_LABEL, podsIn, policyPort } from '../core/network-policy';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from '../registration/registration';
@@ -15,7 +16,7 @@ export interface EtcdClusterAddress {
   /** Namespace of the members. */
   readonly namespace: string;
   /** Labels that select the members. */
-  readonly selector: Record<string, string>;
+  readonly podSelector: Record<string, string>;
   /** The members' client port. */
   readonly clientPort: number;
   /** Whether clients must present certificates (`clientTls` on the cluster). @default - no client TLS */
@@ -90,7 +91,7 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
       script,
       volumeMounts: tls ? [{ name: 'etcd-client-tls', mountPath: TLS_DIR, readOnly: true }] : undefined,
     });
-    const members = podsIn(cluster.namespace, cluster.selector);
+    const members = podsIn(cluster.namespace, cluster.podSelector);
     return {
       registry: 'etcd',
       sidecars: [sidecar],
@@ -113,7 +114,7 @@ function checkEtcdAddress(scope: RegistrationTarget['scope'], field: string, clu
   cluster.clientEndpoints.forEach((url, i) => checkServiceUrl(scope, `${field}.clientEndpoints[${i}]`, url));
   checkDns1123Subdomain(scope, `${field}.clusterName`, cluster.clusterName);
   checkDns1123Label(scope, `${field}.namespace`, cluster.namespace);
-  checkPodSelector(scope, `${field}.selector`, cluster.selector, 'the etcd member pods');
+  checkPodSelector(scope, `${field}.podSelector`, cluster.podSelector, 'the etcd member pods');
   checkPort(scope, `${field}.clientPort`, cluster.clientPort);
   return cluster;
 }

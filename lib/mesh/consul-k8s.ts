@@ -1,6 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import { IConstruct } from 'constructs';
 import { checkPeers } from '../core/network-policy';
+import { SecretKeyReference, checkSecretKeyReference } from '../core/secret';
 import { checkDns1123Label, checkPort, checkPresent } from '../core/validation';
 
 /**
@@ -25,9 +26,9 @@ export interface ConsulK8sOptions {
   /**
    * Secret in the release namespace with a token that has `acl:write` (the bootstrap token),
    * which server-acl-init needs once the servers' ACLs are bootstrapped.
-   * @default - `{ secretName: '<cluster>-bootstrap-token', secretKey: 'token' }`
+   * @default - `{ secretName: '<cluster>-bootstrap-token', key: 'token' }`
    */
-  readonly bootstrapToken?: { readonly secretName: string; readonly secretKey: string };
+  readonly bootstrapToken?: SecretKeyReference;
 }
 
 /** consul-k8s's pods all carry `app: consul` (its chart's `consul.name`). */
@@ -38,7 +39,7 @@ export interface ResolvedConsulK8s {
   readonly namespace: string;
   readonly apiServer: k8s.NetworkPolicyPeer[];
   readonly apiServerPort: number;
-  readonly bootstrapToken: { readonly secretName: string; readonly secretKey: string };
+  readonly bootstrapToken: SecretKeyReference;
 }
 
 export function resolveConsulK8s(scope: IConstruct, field: string, options: ConsulK8sOptions, clusterName: string): ResolvedConsulK8s {
@@ -47,7 +48,9 @@ export function resolveConsulK8s(scope: IConstruct, field: string, options: Cons
     namespace: checkDns1123Label(scope, `${field}.namespace`, options.namespace),
     apiServer: checkPeers(scope, `${field}.apiServer`, options.apiServer),
     apiServerPort: checkPort(scope, `${field}.apiServerPort`, options.apiServerPort ?? 6443),
-    bootstrapToken: options.bootstrapToken ?? { secretName: `${clusterName}-bootstrap-token`, secretKey: 'token' },
+    bootstrapToken: options.bootstrapToken === undefined
+      ? { secretName: `${clusterName}-bootstrap-token`, key: 'token' }
+      : checkSecretKeyReference(scope, `${field}.bootstrapToken`, options.bootstrapToken),
   };
 }
 
@@ -60,7 +63,8 @@ export interface ConsulK8sValuesInputs {
   readonly datacenter: string;
   readonly domain: string;
   readonly acls: boolean;
-  readonly tls?: { readonly caSecret: { readonly secretName: string; readonly secretKey: string } };
+  /** The CA certificate, when the servers use TLS. */
+  readonly caSecret?: SecretKeyReference;
   readonly grpcPort: number;
   readonly httpPort: number;
   readonly consulK8s: ResolvedConsulK8s;
@@ -75,15 +79,17 @@ export interface ConsulK8sValuesInputs {
  * plugin to stay within Pod Security "restricted".
  */
 export function consulK8sHelmValues(inputs: ConsulK8sValuesInputs): Record<string, unknown> {
-  const { consulK8s, tls } = inputs;
+  const { consulK8s, caSecret } = inputs;
+  // The chart names a Secret key `secretKey`.
+  const chartSecret = (ref: SecretKeyReference) => ({ secretName: ref.secretName, secretKey: ref.key });
   return {
     global: {
       enabled: false,
       name: `${inputs.clusterName}-k8s`,
       datacenter: inputs.datacenter,
       domain: inputs.domain,
-      tls: tls ? { enabled: true, caCert: tls.caSecret } : { enabled: false },
-      acls: inputs.acls ? { manageSystemACLs: true, bootstrapToken: consulK8s.bootstrapToken } : { manageSystemACLs: false },
+      tls: caSecret ? { enabled: true, caCert: chartSecret(caSecret) } : { enabled: false },
+      acls: inputs.acls ? { manageSystemACLs: true, bootstrapToken: chartSecret(consulK8s.bootstrapToken) } : { manageSystemACLs: false },
     },
     server: { enabled: false },
     client: { enabled: false },
@@ -92,7 +98,7 @@ export function consulK8sHelmValues(inputs: ConsulK8sValuesInputs): Record<strin
       hosts: [inputs.serverHost],
       httpsPort: inputs.httpPort,
       grpcPort: inputs.grpcPort,
-      ...(tls ? { tlsServerName: `server.${inputs.datacenter}.${inputs.domain}`, useSystemRoots: false } : {}),
+      ...(caSecret ? { tlsServerName: `server.${inputs.datacenter}.${inputs.domain}`, useSystemRoots: false } : {}),
     },
     connectInject: {
       enabled: true,

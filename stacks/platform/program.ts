@@ -6,10 +6,10 @@ import { CONFIG_SCOPE, ConsulTokens, readConsulTokens, StackConfig } from '../sh
 import { PlatformNamespaces, PlatformOutputs } from '../shared/platform-outputs';
 
 /** The Secret the platform creates for the gossip key, and that ConsulCluster reads. */
-export const GOSSIP_SECRET = { secretName: 'consul-gossip-key', secretKey: 'key' } as const;
+export const GOSSIP_SECRET = { secretName: 'consul-gossip-key', key: 'key' } as const;
 
 /** The Secret with the agents' ACL tokens (a Consul config fragment), when `consulTokens` is set. */
-export const ACL_TOKENS_SECRET = { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } as const;
+export const ACL_TOKENS_SECRET = { secretName: 'consul-acl-tokens', key: 'tokens.json' } as const;
 
 /** The tokens `consulTokens` may set: `agent` (node:write, so an agent can register itself) and `dns` (node and service read). */
 const AGENT_TOKEN_NAMES = ['agent', 'dns'] as const;
@@ -78,12 +78,12 @@ export function platformProgram(): PlatformOutputs {
   const namespaceResources = new Cdk8sChartResource('namespaces', { chart: namespaceChart }, { provider });
   const secretOptions = { provider, dependsOn: [namespaceResources] };
   const secrets = [kubernetesSecret({
-    name: GOSSIP_SECRET.secretName, namespace: namespaces.consul, stringData: { [GOSSIP_SECRET.secretKey]: gossipKey },
+    name: GOSSIP_SECRET.secretName, namespace: namespaces.consul, stringData: { [GOSSIP_SECRET.key]: gossipKey },
   }, secretOptions)];
   if (settings.consulTokens) {
     const tokensFile = settings.consulTokens.output.apply((tokens) => JSON.stringify({ acl: { tokens } }));
     secrets.push(kubernetesSecret({
-      name: ACL_TOKENS_SECRET.secretName, namespace: namespaces.consul, stringData: { [ACL_TOKENS_SECRET.secretKey]: tokensFile },
+      name: ACL_TOKENS_SECRET.secretName, namespace: namespaces.consul, stringData: { [ACL_TOKENS_SECRET.key]: tokensFile },
     }, secretOptions));
   }
   new Cdk8sChartResource('registries', { chart: registryChart, dependsOn: [namespaceResources, ...secrets] }, { provider });
@@ -96,7 +96,7 @@ export function platformProgram(): PlatformOutputs {
     coreDnsServerBlock: consul.coreDnsServerBlock,
     etcd: {
       clientEndpoints: etcd.clientEndpoints, clusterName: etcd.clusterName, namespace: etcd.namespace,
-      selector: etcd.selector, clientPort: etcd.clientPort, clientLabel: etcd.clientLabel, tls: etcd.tls,
+      podSelector: etcd.podSelector, clientPort: etcd.clientPort, clientLabels: etcd.clientLabels, tls: etcd.tls,
     },
   };
 }

@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { ConsulAgentEndpoint, EtcdClientLabel, EtcdClusterAddress } from '../../lib';
+import { ConsulAgentEndpoint, EtcdClusterAddress } from '../../lib';
 import { invalid } from '../../lib/core/validation';
 
 /** The namespaces the platform stack creates. */
@@ -12,8 +12,8 @@ export interface PlatformNamespaces {
 
 /** How apps reach the platform's etcd cluster: what an `EtcdLeaseRegistration` needs. */
 export interface PlatformEtcd extends EtcdClusterAddress {
-  /** Pods carrying this label may reach the client port. */
-  readonly clientLabel: EtcdClientLabel;
+  /** Pods carrying these labels may reach the client port. */
+  readonly clientLabels: Record<string, string>;
 }
 
 /**

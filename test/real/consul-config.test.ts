@@ -21,10 +21,10 @@ describe('real Consul 1.8.7: consul validate of the generated configuration', ()
   const example = generatedConsul(synthApp(buildExampleApp(Testing.app())));
   const tlsChart = new Chart(Testing.app(), 'tls', { namespace: 'consul', disableResourceNameHashes: true });
   new ConsulCluster(tlsChart, 'consul', {
-    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' }),
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
     dnsClusterIp: '10.96.0.53',
-    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
-    tls: { ca: { secretName: 'consul-ca', secretKey: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
+    tls: { ca: { secretName: 'consul-ca', key: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
   });
   const tls = generatedConsul(synthChart(tlsChart));
   // The README's tokens Secret: {"acl":{"tokens":{"agent":"…","dns":"…"}}}.

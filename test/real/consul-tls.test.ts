@@ -22,9 +22,9 @@ describe('real Consul 1.8.7: certificate rotation on a TLS server', () => {
   const consul = new ConsulCluster(chart, 'consul', {
     developmentSingleServer: true,
     dnsClusterIp: '10.96.0.53',
-    acl: { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } },
-    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' }),
-    tls: { ca: { secretName: 'consul-ca', secretKey: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
+    acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
+    tls: { ca: { secretName: 'consul-ca', key: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
   });
   const generated = generatedConsul(synthChart(chart));
   const pki = mkdtempSync(join(tmpdir(), 'consul-pki-'));

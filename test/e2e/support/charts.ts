@@ -28,10 +28,10 @@ export function distCharts(): SynthesizedChart[] {
 /** How many generated services the `rep-generated` chart holds. */
 const GENERATED_SERVICES = 12;
 
-export const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', secretKey: 'key' });
-const CONSUL_ACL = { tokensSecret: { secretName: 'consul-acl-tokens', secretKey: 'tokens.json' } };
+export const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' });
+const CONSUL_ACL = { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } };
 const CONSUL_TLS = {
-  ca: { secretName: 'consul-ca', secretKey: 'ca.crt' },
+  ca: { secretName: 'consul-ca', key: 'ca.crt' },
   serverCertificate: { secretName: 'consul-server-tls' },
   agentCertificate: { secretName: 'consul-agent-tls' },
 };
@@ -75,8 +75,8 @@ export function representativeCharts(): SynthesizedChart[] {
     // The example's Consul DNS has 10.96.0.53; ClusterIPs are unique across the cluster.
     dnsClusterIp: '10.96.0.153',
     acl: CONSUL_ACL,
-    reconnectTimeout: '24h',
-    autopilot: { cleanupDeadServers: false, lastContactThreshold: '500ms', serverStabilizationTime: '30s' },
+    reconnectTimeout: Duration.hours(24),
+    autopilot: { cleanupDeadServers: false, lastContactThreshold: Duration.millis(500), serverStabilizationTime: Duration.seconds(30) },
     ui: false,
     connect: false,
     runAsUser: 10100,
@@ -91,7 +91,7 @@ export function representativeCharts(): SynthesizedChart[] {
   });
   new EtcdCluster(restrictedChart(app, 'rep-etcd-full'), 'registry', {
     name: 'registry',
-    members: 5,
+    replicas: 5,
     image: 'registry.k8s.io/etcd:3.5.21-0',
     storageSize: '20Gi',
     storageClassName: 'fast-ssd',
