@@ -1,7 +1,7 @@
 import { Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { quantityValue } from '../lib/core/resources';
-import { checkGoDuration, checkPinnedImage, parseGoDuration } from '../lib/core/validation';
+import { checkDuration, checkGoDuration, checkPinnedImage, formatMs, parseGoDuration } from '../lib/core/validation';
 
 describe('Go durations (Consul syntax)', () => {
   it.each([
@@ -18,6 +18,27 @@ describe('Go durations (Consul syntax)', () => {
   it('enforces a minimum with a clear message', () => {
     expect(() => checkGoDuration('Thing a', 'check.interval', '500ms', 1000)).toThrow('Thing a: check.interval = "500ms" is invalid: must be at least 1s');
     expect(() => checkGoDuration('Thing a', 'ttl', '1d')).toThrow(/there is no 'd'/);
+  });
+});
+
+describe('cdk8s Durations (every duration prop)', () => {
+  it('returns milliseconds within the bounds', () => {
+    expect(checkDuration('Thing a', 'ttl', Duration.minutes(2), 1000, 3_600_000)).toBe(120_000);
+  });
+
+  it.each([
+    [Duration.millis(10.5), /whole number of milliseconds/],
+    [Duration.millis(500), /from 1s to 1h/],
+    [Duration.hours(2), /from 1s to 1h/],
+    ['10s', /must be a cdk8s Duration such as Duration.seconds\(10\)/],
+  ])('names the field for %s', (value, message) => {
+    expect(() => checkDuration('Thing a', 'ttl', value as Duration, 1000, 3_600_000)).toThrow(message);
+    expect(() => checkDuration('Thing a', 'ttl', value as Duration, 1000, 3_600_000)).toThrow(/^Thing a: ttl = /);
+  });
+
+  it.each([[259_200_000, '72h'], [60_000, '1m'], [90_000, '90s'], [10_000, '10s'], [200, '200ms'], [0, '0s']])('renders %d ms as %s for Consul', (ms, text) => {
+    expect(formatMs(ms)).toBe(text);
+    expect(parseGoDuration(text)).toBe(ms);
   });
 });
 

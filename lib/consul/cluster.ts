@@ -9,6 +9,7 @@ import { ConsulDnsEndpoint, coreDnsConfigMap, coreDnsServerBlock, dnsEndpoint, d
 import { ConsulAgentEndpoint, ConsulClusterAttributes, ConsulClusterReference, ConsulHttpEndpoint, httpEndpoint, referenceOf, resolveAttributes } from './endpoints';
 import { networkPolicies } from './policies';
 import { serverDisruptionBudgetSpec, serverServiceSpec, serverStatefulSetSpec, uiServiceSpec } from './server';
+import { kubeObject } from '../core/kube-object';
 import { PodNetworkPolicy } from '../core/network-policy';
 import { warn } from '../core/validation';
 import type { ConsulMeshControlPlane } from '../mesh/circuit-breaker';
@@ -125,28 +126,28 @@ export class ConsulCluster extends Construct implements ConsulClusterReference {
     };
 
     for (const role of ['server', 'agent'] as const) {
-      new k8s.KubeServiceAccount(this, `${role}-service-account`, { metadata: metadata(spec, role), automountServiceAccountToken: false });
+      kubeObject(this, `${role}-service-account`, k8s.KubeServiceAccount, { metadata: metadata(spec, role), automountServiceAccountToken: false });
     }
     this.serverConfigMap = this.configMap(spec, 'server');
     this.agentConfigMap = this.configMap(spec, 'agent');
-    this.entrypointConfigMap = new k8s.KubeConfigMap(this, 'entrypoint', {
+    this.entrypointConfigMap = kubeObject(this, 'entrypoint', k8s.KubeConfigMap, {
       metadata: metadata(spec, 'server', 'entrypoint'),
       data: { [CONSUL_PATHS.entrypoint.slice(CONSUL_PATHS.entrypoint.lastIndexOf('/') + 1)]: CONSUL_ENTRYPOINT_SCRIPT },
     });
-    this.serverService = new k8s.KubeService(this, 'server-service', { metadata: metadata(spec, 'server'), spec: serverServiceSpec(spec) });
-    this.uiService = spec.uiAccess ? new k8s.KubeService(this, 'ui-service', { metadata: metadata(spec, 'server', 'ui'), spec: uiServiceSpec(spec) }) : undefined;
-    this.dnsService = new k8s.KubeService(this, 'dns-service', { metadata: metadata(spec, 'server', 'dns'), spec: dnsServiceSpec(spec) });
-    this.agentService = new k8s.KubeService(this, 'agent-service', { metadata: metadata(spec, 'agent'), spec: agentServiceSpec(spec) });
-    this.serverStatefulSet = new k8s.KubeStatefulSet(this, 'server', { metadata: metadata(spec, 'server'), spec: serverStatefulSetSpec(spec) });
-    this.agentDaemonSet = new k8s.KubeDaemonSet(this, 'agent', { metadata: metadata(spec, 'agent'), spec: agentDaemonSetSpec(spec) });
+    this.serverService = kubeObject(this, 'server-service', k8s.KubeService, { metadata: metadata(spec, 'server'), spec: serverServiceSpec(spec) });
+    this.uiService = spec.uiAccess ? kubeObject(this, 'ui-service', k8s.KubeService, { metadata: metadata(spec, 'server', 'ui'), spec: uiServiceSpec(spec) }) : undefined;
+    this.dnsService = kubeObject(this, 'dns-service', k8s.KubeService, { metadata: metadata(spec, 'server', 'dns'), spec: dnsServiceSpec(spec) });
+    this.agentService = kubeObject(this, 'agent-service', k8s.KubeService, { metadata: metadata(spec, 'agent'), spec: agentServiceSpec(spec) });
+    this.serverStatefulSet = kubeObject(this, 'server', k8s.KubeStatefulSet, { metadata: metadata(spec, 'server'), spec: serverStatefulSetSpec(spec) });
+    this.agentDaemonSet = kubeObject(this, 'agent', k8s.KubeDaemonSet, { metadata: metadata(spec, 'agent'), spec: agentDaemonSetSpec(spec) });
     const budget = serverDisruptionBudgetSpec(spec);
-    this.podDisruptionBudget = budget && new k8s.KubePodDisruptionBudget(this, 'server-pdb', { metadata: metadata(spec, 'server'), spec: budget });
+    this.podDisruptionBudget = budget && kubeObject(this, 'server-pdb', k8s.KubePodDisruptionBudget, { metadata: metadata(spec, 'server'), spec: budget });
     const policies = networkPolicies(spec);
     new PodNetworkPolicy(this, 'server-network-policy', policies.server);
     new PodNetworkPolicy(this, 'agent-network-policy', policies.agent);
   }
 
   private configMap(spec: ResolvedConsulCluster, role: Role): k8s.KubeConfigMap {
-    return new k8s.KubeConfigMap(this, `${role}-config`, { metadata: metadata(spec, role, `${role}-config`), data: { [`${role}.json`]: configFile(spec, role) } });
+    return kubeObject(this, `${role}-config`, k8s.KubeConfigMap, { metadata: metadata(spec, role, `${role}-config`), data: { [`${role}.json`]: configFile(spec, role) } });
   }
 }

@@ -56,7 +56,7 @@ function describeConstruct(scope: IConstruct): string {
 }
 
 function formatValue(value: unknown): string {
-  if (value instanceof Duration) return `${value.toMilliseconds() / 1000}s`;
+  if (value instanceof Duration) return `${value.toMilliseconds({ integral: false }) / 1000}s`;
   return JSON.stringify(value) ?? String(value);
 }
 
@@ -281,9 +281,12 @@ export function checkGoDuration(scope: IConstruct | string, field: string, value
   return ms;
 }
 
-/** Renders milliseconds as a Go duration string, in whole seconds where possible. */
+/** Renders milliseconds as a Go duration string in the largest whole unit: `72h`, `1m`, `10s`, `200ms`. */
 export function formatMs(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+    if (ms !== 0 && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return ms === 0 ? '0s' : `${ms}ms`;
 }
 
 /**
@@ -295,12 +298,18 @@ export function checkDuration(scope: IConstruct | string, field: string, value: 
   if (!(value instanceof Duration)) {
     invalid(scope, field, value, "must be a cdk8s Duration such as Duration.seconds(10) or Duration.minutes(1) (import { Duration } from 'cdk8s')");
   }
-  const ms = value.toMilliseconds();
-  if (!Number.isInteger(ms) || ms < minMs || ms > maxMs) {
-    const range = maxMs === Number.MAX_SAFE_INTEGER ? `at least ${formatMs(minMs)}` : `from ${formatMs(minMs)} to ${formatMs(maxMs)}`;
-    invalid(scope, field, value, `must be a whole number of milliseconds ${range}`);
+  const ms = wholeMillis(value);
+  if (ms === undefined) invalid(scope, field, value, 'must be a whole number of milliseconds');
+  if (ms < minMs || ms > maxMs) {
+    invalid(scope, field, value, maxMs === Number.MAX_SAFE_INTEGER ? `must be at least ${formatMs(minMs)}` : `must be from ${formatMs(minMs)} to ${formatMs(maxMs)}`);
   }
   return ms;
+}
+
+/** The duration in whole milliseconds, or undefined for a fraction of one. */
+function wholeMillis(value: Duration): number | undefined {
+  const ms = value.toMilliseconds({ integral: false });
+  return Number.isInteger(ms) ? ms : undefined;
 }
 
 /** A cdk8s Duration that Kubernetes can express: whole seconds within [min, max]. */

@@ -5,6 +5,7 @@ import { etcdClusterWarnings, resolveEtcdCluster } from './cluster-resolve';
 import { CLIENT_PORT, disruptionBudgetSpec, headlessHost, memberNames, memberUrl, scheme, statefulSetSpec } from './members';
 import { clientServiceSpec, headlessServiceSpec, networkPolicy } from './network';
 import type { ResolvedHealth } from '../core/health';
+import { kubeObject } from '../core/kube-object';
 import { PodNetworkPolicy } from '../core/network-policy';
 import { warn } from '../core/validation';
 
@@ -67,12 +68,12 @@ export class EtcdCluster extends Construct {
     this.serverDnsNames = [this.clientServiceHost, `*.${headlessHost(spec)}`];
 
     const metadata = (name = spec.name): k8s.ObjectMeta => ({ name, namespace: spec.namespace, labels: spec.labels });
-    this.serviceAccount = new k8s.KubeServiceAccount(this, 'service-account', { metadata: metadata(), automountServiceAccountToken: false });
-    this.headlessService = new k8s.KubeService(this, 'headless-service', { metadata: metadata(), spec: headlessServiceSpec(spec) });
-    this.clientService = new k8s.KubeService(this, 'client-service', { metadata: metadata(`${spec.name}-client`), spec: clientServiceSpec(spec) });
-    this.statefulSet = new k8s.KubeStatefulSet(this, 'statefulset', { metadata: metadata(), spec: statefulSetSpec(spec) });
+    this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, { metadata: metadata(), automountServiceAccountToken: false });
+    this.headlessService = kubeObject(this, 'headless-service', k8s.KubeService, { metadata: metadata(), spec: headlessServiceSpec(spec) });
+    this.clientService = kubeObject(this, 'client-service', k8s.KubeService, { metadata: metadata(`${spec.name}-client`), spec: clientServiceSpec(spec) });
+    this.statefulSet = kubeObject(this, 'statefulset', k8s.KubeStatefulSet, { metadata: metadata(), spec: statefulSetSpec(spec) });
     const budget = disruptionBudgetSpec(spec);
-    this.podDisruptionBudget = budget && new k8s.KubePodDisruptionBudget(this, 'pdb', { metadata: metadata(), spec: budget });
+    this.podDisruptionBudget = budget && kubeObject(this, 'pdb', k8s.KubePodDisruptionBudget, { metadata: metadata(), spec: budget });
     this.networkPolicy = new PodNetworkPolicy(this, 'network-policy', networkPolicy(spec));
   }
 }

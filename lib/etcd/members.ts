@@ -2,7 +2,6 @@ import { k8s } from 'cdk8s-plus-27';
 import type { ResolvedEtcdCluster } from './cluster-resolve';
 import { ResolvedEtcdTls, TLS_KINDS, TlsKind, tlsArgs, tlsDir, tlsVolume } from './tls';
 import { restrictedContainerSecurityContext } from '../core/security-context';
-import { formatMs } from '../core/validation';
 
 export const CLIENT_PORT = 2379;
 export const PEER_PORT = 2380;
@@ -106,7 +105,8 @@ function etcdArgs(spec: ResolvedEtcdCluster): string[] {
     // Unique per namespace and name ('.' appears in neither), so clusters never merge.
     `--initial-cluster-token=${spec.name}.${spec.namespace}`,
     '--auto-compaction-mode=periodic',
-    `--auto-compaction-retention=${formatMs(spec.retentionSeconds * 1000)}`,
+    // Seconds, as released: respelling the same duration would roll every member.
+    `--auto-compaction-retention=${spec.retentionSeconds}s`,
     `--quota-backend-bytes=${spec.quotaBytes}`,
     ...tlsEntries(spec).flatMap(([kind]) => tlsArgs(kind)),
   ];
