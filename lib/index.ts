@@ -34,7 +34,7 @@ export {
   CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
 } from './consul/config';
 export { ConsulAgentRegistration } from './consul/agent-registration';
-export type { ConsulAgentAddress, ConsulAgentRegistrationProps, ConsulSecretRef } from './consul/agent-registration';
+export type { ConsulAgentAddress, ConsulAgentRegistrationProps } from './consul/agent-registration';
 export { ConsulCatalogSync } from './consul/catalog-sync';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
 

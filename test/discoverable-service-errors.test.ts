@@ -121,7 +121,7 @@ describe('the consumer binding', () => {
 });
 
 describe('the grace period and the registration hook', () => {
-  const etcd = { clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd', selector: { app: 'etcd' }, clientPort: 2379 };
+  const etcd = { clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd', podSelector: { app: 'etcd' }, clientPort: 2379 };
 
   it('names the grace period the user set when the hook needs longer', () => {
     expectRejection(errorOf({ registration: new EtcdLeaseRegistration({ cluster: etcd }), shutdown: { terminationGracePeriod: Duration.seconds(10) } }),

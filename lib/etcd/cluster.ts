@@ -156,7 +156,7 @@ export class EtcdCluster extends Construct {
   /** Recommended labels every object carries. */
   public readonly labels: Record<string, string>;
   /** Labels the Services, the PodDisruptionBudget and the NetworkPolicy select on. */
-  public readonly selector: Record<string, string>;
+  public readonly podSelector: Record<string, string>;
   /** DNS name of the ClusterIP client Service. */
   public readonly clientServiceHost: string;
   /** URLs clients use: the client Service, which spreads connections over the Ready members. */
@@ -209,7 +209,7 @@ export class EtcdCluster extends Construct {
       startup: { path: '/livez', period: Duration.seconds(10), maxStartupTime },
     }).resolve(this, 'probes');
 
-    this.selector = selectorLabels({ name: 'etcd', instance: this.clusterName, component: 'etcd' });
+    this.podSelector = selectorLabels({ name: 'etcd', instance: this.clusterName, component: 'etcd' });
     this.labels = checkLabels(this, 'labels', {
       ...userLabels,
       ...recommendedLabels({ name: 'etcd', instance: this.clusterName, component: 'etcd', partOf: props.partOf, version }),
@@ -238,13 +238,13 @@ export class EtcdCluster extends Construct {
         clusterIp: 'None',
         // Members must resolve each other before any is Ready: readiness needs a quorum.
         publishNotReadyAddresses: true,
-        selector: this.selector,
+        selector: this.podSelector,
         ports: [servicePort('etcd-client', CLIENT_PORT), servicePort('etcd-server', PEER_PORT), servicePort('metrics', METRICS_PORT)],
       },
     });
     this.clientService = new k8s.KubeService(this, 'client-service', {
       metadata: this.metadata(`${this.clusterName}-client`),
-      spec: { type: 'ClusterIP', selector: this.selector, ports: [servicePort('etcd-client', CLIENT_PORT)] },
+      spec: { type: 'ClusterIP', selector: this.podSelector, ports: [servicePort('etcd-client', CLIENT_PORT)] },
     });
     this.statefulSet = new k8s.KubeStatefulSet(this, 'statefulset', {
       metadata: this.metadata(),
@@ -256,7 +256,7 @@ export class EtcdCluster extends Construct {
         spec: {
           // One member at a time keeps a majority of 3 or more.
           maxUnavailable: k8s.IntOrString.fromNumber(1),
-          selector: { matchLabels: this.selector },
+          selector: { matchLabels: this.podSelector },
           // An unready member may still vote: evict it only while the rest of the budget holds.
           unhealthyPodEvictionPolicy: 'IfHealthyBudget',
         },
@@ -331,7 +331,7 @@ export class EtcdCluster extends Construct {
       // One member at a time, each Ready before the next: quorum holds through rollouts.
       updateStrategy: { type: 'RollingUpdate' },
       revisionHistoryLimit: 5,
-      selector: { matchLabels: this.selector },
+      selector: { matchLabels: this.podSelector },
       template: {
         metadata: { labels: this.labels },
         spec: {
@@ -354,7 +354,7 @@ export class EtcdCluster extends Construct {
       },
       volumeClaimTemplates: [{
         // Selector labels only: volume templates are immutable, so no version label may change here.
-        metadata: { name: 'data', labels: this.selector },
+        metadata: { name: 'data', labels: this.podSelector },
         spec: {
           accessModes: ['ReadWriteOnce'],
           storageClassName: options.storageClassName,
@@ -365,7 +365,7 @@ export class EtcdCluster extends Construct {
   }
 
   private affinity(): k8s.Affinity {
-    const labelSelector = { matchLabels: this.selector };
+    const labelSelector = { matchLabels: this.podSelector };
     return {
       podAntiAffinity: {
         // Required: two members on one node would make a node failure a quorum failure.
@@ -402,7 +402,7 @@ export class EtcdCluster extends Construct {
   }
 
   private createNetworkPolicy(): PodNetworkPolicy {
-    const members: k8s.NetworkPolicyPeer = { podSelector: { matchLabels: this.selector } };
+    const members: k8s.NetworkPolicyPeer = { podSelector: { matchLabels: this.podSelector } };
     const clients: k8s.NetworkPolicyPeer = {
       namespaceSelector: {},
       podSelector: { matchLabels: { [this.clientLabel.key]: this.clientLabel.value } },
@@ -413,7 +413,7 @@ export class EtcdCluster extends Construct {
       name: this.clusterName,
       namespace: this.namespace,
       labels: this.labels,
-      podSelector: this.selector,
+      podSelector: this.podSelector,
       ingress: [{ from: [members], ports: memberPorts }, { from: [clients], ports: [policyPort(CLIENT_PORT)] }],
       egress: [{ to: [members], ports: memberPorts }, clusterDnsEgress(this)],
     });

@@ -7,6 +7,7 @@ import { HealthSpec, ResolvedHealth } from '../core/health';
 import { recommendedLabels, selectorLabels } from '../core/labels';
 import { CONSUL_MESH_LABEL, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from '../core/network-policy';
 import { IServiceRegistration, RegistrationConfig } from '../registration/registration';
+import { addRegistrationScript } from '../registration/scripts';
 import { ResourceRequirements, resolveResources } from '../core/resources';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName,
@@ -280,6 +281,8 @@ export class DiscoverableService extends Construct {
     if (this.inMesh) this.joinRegistry(meshControlPlaneAccess(props.meshControlPlane!), 'meshControlPlane');
 
     claimServiceNames(this, this.namespace, [this.serviceName, `${this.serviceName}-headless`]);
+    if (this.registration?.script) addRegistrationScript(this, this.namespace, this.registration.script);
+    Object.assign(this.podAnnotations, this.registration?.podAnnotations);
     this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, {
       metadata: this.metadata(),
       automountServiceAccountToken: false,

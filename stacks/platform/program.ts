@@ -96,7 +96,7 @@ export function platformProgram(): PlatformOutputs {
     coreDnsServerBlock: consul.coreDnsServerBlock,
     etcd: {
       clientEndpoints: etcd.clientEndpoints, clusterName: etcd.clusterName, namespace: etcd.namespace,
-      selector: etcd.selector, clientPort: etcd.clientPort, clientLabel: etcd.clientLabel, tls: etcd.tls,
+      podSelector: etcd.podSelector, clientPort: etcd.clientPort, clientLabel: etcd.clientLabel, tls: etcd.tls,
     },
   };
 }
