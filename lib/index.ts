@@ -23,6 +23,7 @@ export type {
 
 // registration: the contract every registry hook implements (`bind()`)
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
+export type { RegistrationScript } from './registration/scripts';
 
 // consul: the registry, its references and its registration hooks
 export { ConsulCluster, GossipEncryption } from './consul/cluster';

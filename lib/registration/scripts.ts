@@ -17,7 +17,10 @@ import { recommendedLabels } from '../core/labels';
  * Pods can only mount ConfigMaps of their own namespace, so one per namespace is the fewest
  * there can be; one per service or per chart would repeat the same ~150 lines in every
  * manifest and make a script change as many diffs. A script change is one diff per namespace
- * and rolls the pods through the checksum annotation on their template.
+ * and rolls the pods through the checksum annotation on their template. The cost: a chart
+ * whose namespace's ConfigMap sits in another chart depends on that chart being applied too
+ * (its pods wait in ContainerCreating until the ConfigMap exists); no chart dependency is
+ * declared, since two charts sharing two namespaces would make a cycle.
  */
 export interface RegistrationScript {
   /** Name of the ConfigMap, e.g. `discovery-kit-consul-registration`. */
