@@ -100,7 +100,7 @@ describe('the platform stack under Pulumi mocks', () => {
         clientEndpoints: ['http://etcd-client.etcd.svc.cluster.local:2379'],
         clusterName: 'etcd',
         namespace: 'etcd',
-        selector: { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' },
+        podSelector: { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' },
         clientPort: 2379,
         clientLabel: { key: 'discovery-kit.io/etcd-client', value: 'etcd' },
         tls: { client: false, peer: false },

@@ -21,7 +21,7 @@ const AGENT = {
 };
 const ETCD = {
   clientEndpoints: ['https://etcd-client.etcd.svc.cluster.local:2379'], clusterName: 'etcd', namespace: 'etcd',
-  selector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
+  podSelector: { 'app.kubernetes.io/name': 'etcd' }, clientPort: 2379,
 };
 
 type Build = (chart: Chart, props: any) => void;
