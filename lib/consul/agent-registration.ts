@@ -63,9 +63,9 @@ export interface ConsulAgentRegistrationProps {
 }
 
 /** The default {@link ConsulAgentRegistrationProps.resyncInterval}. */
-export const DEFAULT_CONSUL_RESYNC = Duration.seconds(5);
+const DEFAULT_CONSUL_RESYNC = Duration.seconds(5);
 /** The default {@link ConsulAgentRegistrationProps.deregisterCriticalServiceAfter}. */
-export const DEFAULT_CONSUL_DEREGISTER_CRITICAL_AFTER = Duration.minutes(1);
+const DEFAULT_CONSUL_DEREGISTER_CRITICAL_AFTER = Duration.minutes(1);
 
 /** A writable directory for the definition file (an emptyDir). */
 const DEFINITION_DIR = '/consul-registration';
