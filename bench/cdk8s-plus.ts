@@ -2,8 +2,8 @@ import { ApiObject, App, Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import {
-  AGENT, AGENT_PEER, agentCheckPolicyOf, bindingEnvOf, DNS_PEER, labelsOf, NetworkPeer, podLabelsOf, podPeerOf, PORTS, PROBES, registrationScriptOf,
-  RESOURCES, selectorOf, ServiceSpec, SIDECAR_IMAGE, targetOf, Workload,
+  AGENT, AGENT_PEER, agentCheckPolicyOf, bindingEnvOf, DNS_PEER, labelsOf, NetworkPeer, podLabelsOf, podPeerOf, PORTS, PROBES,
+  REGISTRATION_SCRIPT, registrationEnvOf, registrationScriptMetadataOf, RESOURCES, selectorOf, ServiceSpec, SIDECAR_IMAGE, targetOf, Workload,
 } from './workload';
 
 const { k8s } = kplus;
@@ -19,7 +19,7 @@ export function buildWithCdk8sPlus(app: App, w: Workload): Chart[] {
   const built = new Map<number, BuiltService>();
   const charts = w.charts.map((c) => {
     const chart = new Chart(app, c.id, { namespace: c.namespace, disableResourceNameHashes: true });
-    const peers = new ChartPeers(chart);
+    const peers = new ChartPeers(chart, c.namespace);
     for (const s of c.services) built.set(s.index, addService(chart, peers, w, s));
     return chart;
   });
@@ -40,14 +40,18 @@ interface BuiltService {
   readonly peer: kplus.Pods;
 }
 
-/** Peers every service of a chart uses, created once per chart. */
+/** Peers and the registration script every service of a chart uses, created once per chart (one namespace). */
 class ChartPeers {
   public readonly agent: kplus.Pods;
   public readonly dns: kplus.Pods;
+  public readonly registrationScript: kplus.Volume;
 
-  constructor(chart: Chart) {
+  constructor(chart: Chart, namespace: string) {
     this.agent = selectPods(chart, 'consul-agent', AGENT_PEER);
     this.dns = selectPods(chart, 'kube-dns', DNS_PEER);
+    const configMap = new kplus.ConfigMap(chart, 'registration-script', { metadata: registrationScriptMetadataOf(namespace), data: { ...REGISTRATION_SCRIPT.files } });
+    ApiObject.of(configMap).addJsonPatch(JsonPatch.remove('/immutable'));
+    this.registrationScript = kplus.Volume.fromConfigMap(chart, 'registration-script-volume', configMap, { name: REGISTRATION_SCRIPT.volumeName, defaultMode: 0o444 });
   }
 }
 
@@ -92,7 +96,7 @@ function addService(chart: Chart, peers: ChartPeers, w: Workload, s: ServiceSpec
   const deployment = new kplus.Deployment(chart, `${s.name}-deployment`, {
     metadata: metadata(),
     select: false,
-    podMetadata: { labels: podLabelsOf(s) },
+    podMetadata: { labels: podLabelsOf(s), annotations: REGISTRATION_SCRIPT.podAnnotations },
     replicas: 2,
     strategy: kplus.DeploymentStrategy.rollingUpdate({
       maxSurge: kplus.PercentOrAbsolute.percent(25), maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
@@ -128,15 +132,16 @@ function addService(chart: Chart, peers: ChartPeers, w: Workload, s: ServiceSpec
     name: 'consul-registration',
     image: SIDECAR_IMAGE,
     imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    command: ['/bin/sh', '-c', registrationScriptOf(s)],
+    command: [...REGISTRATION_SCRIPT.command],
     envVariables: {
       POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
       POD_IP: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_IP),
-      CONSUL_HTTP_ADDR: kplus.EnvValue.fromValue(AGENT.url),
+      ...Object.fromEntries(registrationEnvOf(s).map(({ name, value }) => [name, kplus.EnvValue.fromValue(value)])),
     },
     resources: resources(RESOURCES.sidecar),
     securityContext: SECURITY_CONTEXT,
   });
+  sidecar.mount(REGISTRATION_SCRIPT.mountPath, peers.registrationScript, { readOnly: true });
   sidecar.mount('/consul-registration', kplus.Volume.fromEmptyDir(chart, `${s.name}-registration`, 'consul-registration', { sizeLimit: Size.mebibytes(1) }));
   patchDeployment(deployment);
 

@@ -9,6 +9,7 @@ type DirectClass = new (name: string, args: any, opts?: pulumi.CustomResourceOpt
 
 /** The typed classes for the kinds the workload synthesizes, picked by hand as a user would. */
 const DIRECT_CLASSES: Record<string, DirectClass> = {
+  'v1/ConfigMap': k8s.core.v1.ConfigMap,
   'v1/ServiceAccount': k8s.core.v1.ServiceAccount,
   'v1/Service': k8s.core.v1.Service,
   'apps/v1/Deployment': k8s.apps.v1.Deployment,

@@ -1,17 +1,20 @@
 import { ApiObject, App, Chart } from 'cdk8s';
 import {
   AGENT, AGENT_PEER, agentCheckPolicyOf, bindingEnvOf, consumerOf, DNS_PEER, labelsOf, podLabelsOf, podPeerOf, PORTS, PROBES,
-  registrationScriptOf, RESOURCES, selectorOf, ServiceSpec, SIDECAR_IMAGE, targetOf, Workload,
+  REGISTRATION_SCRIPT, registrationEnvOf, registrationScriptMetadataOf, RESOURCES, selectorOf, ServiceSpec, SIDECAR_IMAGE, targetOf, Workload,
 } from './workload';
 
 /**
  * The baseline: the same manifests as plain JSON passed to `new ApiObject(...)`, written by
- * hand with the whole discovery graph known up front. No package code except the sidecar
- * script renderer (see `registrationScriptOf`).
+ * hand with the whole discovery graph known up front. No package code except the sidecar's
+ * script file (see `REGISTRATION_SCRIPT`).
  */
 export function buildRaw(app: App, w: Workload): Chart[] {
   return w.charts.map((c) => {
     const chart = new Chart(app, c.id, { namespace: c.namespace, disableResourceNameHashes: true });
+    new ApiObject(chart, 'registration-script', {
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: registrationScriptMetadataOf(c.namespace), data: { ...REGISTRATION_SCRIPT.files },
+    });
     for (const s of c.services) addService(chart, w, s);
     return chart;
   });
@@ -54,7 +57,7 @@ function addService(chart: Chart, w: Workload, s: ServiceSpec): void {
       selector: { matchLabels: selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
       template: {
-        metadata: { labels: podLabelsOf(s) },
+        metadata: { labels: podLabelsOf(s), annotations: REGISTRATION_SCRIPT.podAnnotations },
         spec: {
           serviceAccountName: s.name,
           automountServiceAccountToken: false,
@@ -84,18 +87,22 @@ function addService(chart: Chart, w: Workload, s: ServiceSpec): void {
             name: 'consul-registration',
             image: SIDECAR_IMAGE,
             imagePullPolicy: 'IfNotPresent',
-            command: ['/bin/sh', '-c', registrationScriptOf(s)],
+            command: REGISTRATION_SCRIPT.command,
             env: [
               { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
               { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
-              { name: 'CONSUL_HTTP_ADDR', value: AGENT.url },
+              ...registrationEnvOf(s),
             ],
             resources: resources(RESOURCES.sidecar),
             securityContext: SECURITY_CONTEXT,
-            volumeMounts: [{ name: 'consul-registration', mountPath: '/consul-registration' }],
+            volumeMounts: [
+              { name: REGISTRATION_SCRIPT.volumeName, mountPath: REGISTRATION_SCRIPT.mountPath, readOnly: true },
+              { name: 'consul-registration', mountPath: '/consul-registration' },
+            ],
           }],
           volumes: [
             { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+            { name: REGISTRATION_SCRIPT.volumeName, configMap: { name: REGISTRATION_SCRIPT.configMapName, defaultMode: 0o444 } },
             { name: 'consul-registration', emptyDir: { sizeLimit: '1Mi' } },
           ],
         },

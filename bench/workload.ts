@@ -2,10 +2,11 @@
  * The benchmark's workload: N services spread over a fixed number of namespaces (one chart
  * per namespace), each with two named ports and a Consul agent registration, where service i
  * discovers service i-1. Everything here is plain data shared by the three implementations;
- * the values the construct derives (labels, env, the registration script) are written out by
+ * the values the construct derives (labels, env, the registration sidecar) are written out by
  * hand for the two baselines, which must produce the construct's manifests exactly.
  */
-import { DEFAULT_CONSUL_RESYNC, renderConsulRegistrationScript } from '../lib/consul/agent-registration';
+import { CONSUL_REGISTRATION_SCRIPT } from '../lib/consul/agent-registration';
+import { SCRIPT_CHECKSUM_ANNOTATION, scriptChecksum } from '../lib/registration/scripts';
 
 /** One service of the workload. */
 export interface ServiceSpec {
@@ -162,30 +163,41 @@ export function bindingEnvOf(target: ServiceSpec): { name: string; value: string
 }
 
 /**
- * The registration sidecar's script. The service definition is written here by hand; the
- * package's `renderConsulRegistrationScript` turns it into the script text (the only package
- * code the baselines call), so the baselines carry the identical script.
+ * The registration sidecar's script: the package's file (the only package code the baselines
+ * use), in one ConfigMap per namespace that the sidecar mounts, and its checksum on the pod
+ * template.
  */
-export function registrationScriptOf(s: ServiceSpec): string {
-  const definition = JSON.stringify({
-    service: {
-      id: '{{POD_NAME}}',
-      name: s.name,
-      tags: [],
-      address: '{{POD_IP}}',
-      port: PORTS[0].port,
-      meta: { 'k8s-namespace': s.namespace, 'k8s-pod': '{{POD_NAME}}' },
-      enable_tag_override: false,
-      check: {
-        name: `${s.name} readiness`,
-        http: `http://{{POD_IP_URL}}:${PORTS[0].port}/health/ready`,
-        method: 'GET',
-        interval: '5s',
-        timeout: '2s',
-        failures_before_critical: 3,
-        deregister_critical_service_after: '1m',
-      },
-    },
-  }, null, 2);
-  return renderConsulRegistrationScript({ definitionTemplate: definition, definitionPath: '/consul-registration/service.json', resyncSeconds: DEFAULT_CONSUL_RESYNC.toSeconds() });
+export const REGISTRATION_SCRIPT = {
+  configMapName: CONSUL_REGISTRATION_SCRIPT.configMapName,
+  files: CONSUL_REGISTRATION_SCRIPT.files,
+  command: ['/bin/sh', `/discovery-kit/${CONSUL_REGISTRATION_SCRIPT.entrypoint}`],
+  mountPath: '/discovery-kit',
+  volumeName: 'registration-script',
+  podAnnotations: { [SCRIPT_CHECKSUM_ANNOTATION]: scriptChecksum(CONSUL_REGISTRATION_SCRIPT) },
+} as const;
+
+/** The metadata of the script's ConfigMap in `namespace`. */
+export function registrationScriptMetadataOf(namespace: string) {
+  const name = REGISTRATION_SCRIPT.configMapName;
+  return { name, namespace, labels: { 'app.kubernetes.io/name': name, 'app.kubernetes.io/instance': name, 'app.kubernetes.io/managed-by': 'discovery-kit' } };
+}
+
+/** The sidecar's plain env after POD_NAME and POD_IP: the script's whole input. */
+export function registrationEnvOf(s: ServiceSpec): { name: string; value: string }[] {
+  return [
+    { name: 'CONSUL_HTTP_ADDR', value: AGENT.url },
+    { name: 'CONSUL_REGISTRATION_DIR', value: '/consul-registration' },
+    { name: 'CONSUL_SERVICE_NAME', value: s.name },
+    { name: 'CONSUL_SERVICE_PORT', value: String(PORTS[0].port) },
+    { name: 'CONSUL_SERVICE_TAGS', value: '' },
+    { name: 'CONSUL_SERVICE_META', value: JSON.stringify({ 'k8s-namespace': s.namespace }) },
+    { name: 'CONSUL_CHECK_SCHEME', value: 'http' },
+    { name: 'CONSUL_CHECK_PORT', value: String(PORTS[0].port) },
+    { name: 'CONSUL_CHECK_PATH', value: PROBES.readinessProbe.path },
+    { name: 'CONSUL_CHECK_INTERVAL', value: `${PROBES.readinessProbe.periodSeconds}s` },
+    { name: 'CONSUL_CHECK_TIMEOUT', value: '2s' },
+    { name: 'CONSUL_CHECK_FAILURES_BEFORE_CRITICAL', value: String(PROBES.readinessProbe.failureThreshold) },
+    { name: 'CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER', value: '60s' },
+    { name: 'CONSUL_RESYNC_SECONDS', value: '5' },
+  ];
 }

@@ -1,6 +1,6 @@
 import { Chart, Duration } from 'cdk8s';
 import {
-  ConsulAgentAddress, ConsulAgentRegistration, ConsulSecretRef, DiscoverableService, EtcdClusterAddress, EtcdLeaseRegistration, HealthSpec,
+  ConsulAgentAddress, ConsulAgentRegistration, DiscoverableService, EtcdClusterAddress, EtcdLeaseRegistration, HealthSpec, SecretKeyReference,
 } from '../lib';
 
 /**
@@ -30,7 +30,7 @@ export interface ShopServiceSettings {
 export const SHOP_IMAGE_REPOSITORY = 'ghcr.io/acme';
 
 /** The Secret holding a service's Consul ACL token (service:write on itself). */
-export function consulTokenSecret(service: ConsulRegisteredService): ConsulSecretRef {
+export function consulTokenSecret(service: ConsulRegisteredService): SecretKeyReference {
   return { secretName: `${service}-consul-token`, key: 'token' };
 }
 

@@ -22,6 +22,7 @@ export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, Servic
 
 // registration: the contract every registry hook implements (`bind()`)
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
+export type { RegistrationScript } from './registration/scripts';
 
 // consul: the registry, its references and its registration hooks
 export { ConsulCluster } from './consul/cluster';
@@ -33,7 +34,7 @@ export {
   CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
 } from './consul/config';
 export { ConsulAgentRegistration } from './consul/agent-registration';
-export type { ConsulAgentAddress, ConsulAgentRegistrationProps, ConsulSecretRef } from './consul/agent-registration';
+export type { ConsulAgentAddress, ConsulAgentRegistrationProps } from './consul/agent-registration';
 export { ConsulCatalogSync } from './consul/catalog-sync';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
 

@@ -19,7 +19,10 @@ const objects = reference.flatMap((c) => c.objects);
 
 describe('benchmark workload', () => {
   it('is what the benchmark claims: 3 complete discoverable services, one chart per namespace', () => {
-    expect(reference.map((c) => [c.chart, c.objects.length])).toEqual([['team-0', 14], ['team-1', 7]]);
+    // 7 objects per service and the namespace's one registration script ConfigMap.
+    expect(reference.map((c) => [c.chart, c.objects.length])).toEqual([['team-0', 15], ['team-1', 8]]);
+    expect(objects.filter((o) => o.kind === 'ConfigMap').map((o) => `${o.metadata.namespace}/${o.metadata.name}`))
+      .toEqual(['team-0/discovery-kit-consul-registration', 'team-1/discovery-kit-consul-registration']);
     expect(objects.map((o) => `${o.kind}/${o.metadata.namespace}/${o.metadata.name}`).filter((id) => id.includes('svc-2')).sort()).toEqual([
       'Deployment/team-1/svc-2', 'NetworkPolicy/consul/consul-agent-to-svc-2.team-1', 'NetworkPolicy/team-1/svc-2', 'PodDisruptionBudget/team-1/svc-2',
       'Service/team-1/svc-2', 'Service/team-1/svc-2-headless', 'ServiceAccount/team-1/svc-2',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConsulCatalogSync, ConsulCatalogSyncProps, DiscoverableService } from '../lib';
+import { ConsulCatalogSync, ConsulCatalogSyncProps, DiscoverableService, DiscoveryKitValidationError } from '../lib';
 import { qualityViolations } from './support/quality';
 import { findObject, synthChart, testChart } from './support/synth';
 
@@ -53,5 +53,18 @@ describe('ConsulCatalogSync', () => {
     ['a service name that is not DNS-1035', { serviceName: 'Payments' }, /registration.serviceName = "Payments"/],
   ])('rejects %s', (_title, props, message) => {
     expect(() => synced(props)).toThrow(message);
+  });
+
+  it('reports every bad field at once', () => {
+    let error: unknown;
+    try {
+      synced({ serviceName: 'Payments', port: 'admin', tags: ['a,b'], meta: { ['k'.repeat(51)]: 'v' } });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+    expect((error as DiscoveryKitValidationError).problems.map((p) => p.field)).toEqual([
+      'registration.serviceName', 'registration.port', 'registration.tags[0]', 'registration.meta key',
+    ]);
   });
 });

@@ -1,7 +1,6 @@
-import { spawn } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DiscoverableService, EtcdCluster, EtcdClusterAddress, EtcdLeaseRegistration, EtcdLeaseRegistrationProps } from '../lib';
-import { EtcdTestServer, getKeyWithLease, leaseTimeToLive } from './support/etcd';
+import { Duration } from 'cdk8s';
+import { describe, expect, it } from 'vitest';
+import { DiscoverableService, DiscoveryKitValidationError, EtcdCluster, EtcdClusterAddress, EtcdLeaseRegistration, EtcdLeaseRegistrationProps } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
@@ -17,7 +16,7 @@ function registered(props: Partial<EtcdLeaseRegistrationProps> = {}, chart = tes
   const user = new DiscoverableService(chart, 'user-service', {
     image: 'ghcr.io/acme/user-service:0.9.4',
     ports: [{ name: 'http', port: 80, containerPort: 8080 }, { name: 'grpc', port: 9090 }],
-    registration: new EtcdLeaseRegistration({ cluster: etcd, tags: ['v1'], ttlSeconds: 6, ...props }),
+    registration: new EtcdLeaseRegistration({ cluster: etcd, tags: ['v1'], ttl: Duration.seconds(6), ...props }),
   });
   const consumer = new DiscoverableService(chart, 'order-service', { image: 'ghcr.io/acme/order-service:2.3.0' });
   consumer.discover(user);
@@ -33,9 +32,17 @@ describe('EtcdLeaseRegistration in the manifests', () => {
     podSelector: { matchLabels: findObject(objects, 'StatefulSet', 'etcd').spec.selector.matchLabels },
   };
 
-  it('adds a sidecar that knows its pod, pointed at the cluster by default', () => {
-    expect(sidecar.command.slice(0, 2)).toEqual(['/bin/sh', '-c']);
-    expect(sidecar.command[2]).toContain("'http://etcd-client.etcd.svc.cluster.local:2379'");
+  it('matches the reviewed manifests', () => {
+    expect(deployment).toMatchSnapshot();
+  });
+
+  it('adds a sidecar that runs the namespace\'s script and knows its pod, pointed at the cluster by default', () => {
+    expect(sidecar.command).toEqual(['/bin/sh', '/discovery-kit/lease-registration.sh']);
+    expect(findObject(objects, 'ConfigMap', 'discovery-kit-etcd-lease', 'production').data['lease-registration.sh']).toMatch(/^#!\/bin\/sh\n/);
+    expect(deployment.spec.template.metadata.annotations['discovery-kit.io/script-checksum']).toMatch(/^[0-9a-f]{64}$/);
+    expect(envOf(sidecar, 'ETCDCTL_ENDPOINTS').value).toBe('http://etcd-client.etcd.svc.cluster.local:2379');
+    expect(envOf(sidecar, 'ETCD_LEASE_TTL_SECONDS').value).toBe('6');
+    expect(envOf(sidecar, 'ETCD_KEEPALIVE_INTERVAL_SECONDS').value).toBe('2');
     expect(envOf(sidecar, 'POD_NAME').valueFrom.fieldRef.fieldPath).toBe('metadata.name');
     expect(envOf(sidecar, 'POD_IP').valueFrom.fieldRef.fieldPath).toBe('status.podIP');
     expect(sidecar.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true });
@@ -60,40 +67,23 @@ describe('EtcdLeaseRegistration in the manifests', () => {
   });
 });
 
-// The script taken from the synthesized Deployment runs as a real process against a real etcd.
-describe('the synthesized etcd registration sidecar against a real etcd', () => {
-  let server: EtcdTestServer;
-  beforeAll(async () => { server = await EtcdTestServer.start(); });
-  afterAll(async () => { await server?.cleanup(); });
-
-  it('registers under a lease with the configured TTL and deregisters within 1 s of SIGTERM', async () => {
-    const deployment = findObject(registered(), 'Deployment', 'user-service');
-    const script = (findContainer(deployment, 'etcd-registration').command[2] as string)
-      .replace("'http://etcd-client.etcd.svc.cluster.local:2379'", `'${server.endpoint}'`);
-    const child = spawn('sh', ['-c', script], { env: { PATH: process.env.PATH, POD_NAME: 'user-service-5c7d-x1', POD_IP: '10.2.3.4' } });
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    const key = '/services/user-service/user-service-5c7d-x1';
-    let stored = await getKeyWithLease(server.endpoint, key);
-    for (let i = 0; !stored && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      stored = await getKeyWithLease(server.endpoint, key);
-    }
-    expect(stored, 'the key never appeared').toBeDefined();
-    expect(JSON.parse(stored!.value)).toMatchObject({ host: '10.2.3.4', port: 8080, tags: ['v1'] });
-    expect(stored!.lease, 'the key has no lease').toBeDefined();
-    expect((await leaseTimeToLive(server.endpoint, stored!.lease!))?.grantedTtl).toBe(6);
-    const sent = Date.now();
-    child.kill('SIGTERM');
-    expect(await exited).toBe(0);
-    expect(await getKeyWithLease(server.endpoint, key)).toBeUndefined();
-    expect(Date.now() - sent).toBeLessThan(1000);
-  });
-});
+// The synthesized sidecar runs as a real process against a real etcd in test/etcd-lease-script.test.ts.
 
 describe('EtcdLeaseRegistration rejects bad input at synth time', () => {
   it.each<[string, Partial<EtcdLeaseRegistrationProps>, string, RegExp]>([
-    ['a TTL below 5 s', { ttlSeconds: 4 }, 'registration.ttlSeconds', /4.*from 5/],
-    ['a keep-alive not below the TTL', { ttlSeconds: 10, keepAliveIntervalSeconds: 10 }, 'registration.keepAliveIntervalSeconds', /from 1 to 9/],
+    ['a TTL below 5 s', { ttl: Duration.seconds(4) }, 'registration.ttl', /4s.*from 5s/],
+    ['a fractional TTL', { ttl: Duration.millis(7500) }, 'registration.ttl', /7\.5s.*whole number of seconds/],
+    ['a TTL as bare seconds (plain JavaScript)', { ttl: 15 as unknown as Duration }, 'registration.ttl', /must be a cdk8s Duration/],
+    ['a keep-alive as long as the TTL', { ttl: Duration.seconds(10), keepAliveInterval: Duration.seconds(10) }, 'registration.keepAliveInterval', /from 1s to 9s/],
+    ['a keep-alive below 1 s', { keepAliveInterval: Duration.millis(500) }, 'registration.keepAliveInterval', /whole number of seconds/],
+    ['a duplicated tag', { tags: ['v1', 'v1'] }, 'registration.tags[1]', /unique/],
+    ['a key prefix ending in /', { keyPrefix: '/services/' }, 'registration.keyPrefix', /not end with '\/'/],
+    ['a key prefix with a newline', { keyPrefix: '/services\n' }, 'registration.keyPrefix', /whitespace or control characters/],
+    ['no endpoints', { cluster: { ...ETCD_ADDRESS, clientEndpoints: [] } }, 'registration.cluster.clientEndpoints', /at least one/],
+    ['an endpoint with a path', { cluster: { ...ETCD_ADDRESS, clientEndpoints: ['http://etcd:2379/v3'] } }, 'registration.cluster.clientEndpoints[0]', /no path/],
+    ['an http endpoint with client TLS', { cluster: { ...ETCD_ADDRESS, clientEndpoints: ['http://etcd:2379'] }, clientTls: { secretName: 'etcd-client' } },
+      'registration.cluster.clientEndpoints[0]', /must use https:\/\//],
+    ['an empty member selector', { cluster: { ...ETCD_ADDRESS, podSelector: {} } }, 'registration.cluster.podSelector', /empty selector/],
     ['a tag that is not a DNS label', { tags: ['Blue'] }, 'registration.tags[0]', /RFC 1123/],
     ['a key prefix without a leading slash', { keyPrefix: 'services' }, 'registration.keyPrefix', /must start with '\/'/],
     ['a port the service does not have', { port: 'admin' }, 'registration.port', /"admin".*http, grpc/],
@@ -102,5 +92,18 @@ describe('EtcdLeaseRegistration rejects bad input at synth time', () => {
     ['a TLS Secret key with a slash', { clientTls: { secretName: 'etcd-client', caKey: 'a/b' } }, 'registration.clientTls.caKey', /Secret key/],
   ])('%s', (_title, props, field, message) => {
     expectRejection(rejectionOf((chart) => registered(props, chart)), "DiscoverableService 'test/user-service'", field, message);
+  });
+});
+
+describe('EtcdLeaseRegistration reports every bad field at once', () => {
+  it('names the TTL, the tags, the key prefix, the port and the image in one error', () => {
+    const error = rejectionOf((chart) => registered({
+      ttl: Duration.seconds(2), tags: ['Bad'], keyPrefix: 'services', port: 'admin', image: 'bitnami/etcd:latest',
+    }, chart));
+    expect(error.problems.map((p) => p.field).sort()).toEqual([
+      'registration.image', 'registration.keyPrefix', 'registration.port', 'registration.tags[0]', 'registration.ttl',
+    ]);
+    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
+    expect(error.message).toMatch(/^5 invalid values:/);
   });
 });

@@ -94,9 +94,10 @@ describe('the example discovery setup', () => {
 
   it('registers user-service in the TLS etcd cluster', () => {
     const deployment = findObject(objects, 'Deployment', 'user-service', 'production');
-    const script = findContainer(deployment, 'etcd-registration').command[2];
-    expect(script).toContain("'https://etcd-client.etcd.svc.cluster.local:2379'");
-    expect(script).toContain("'--cert=/etcd-client-tls/tls.crt'");
+    const sidecar = findContainer(deployment, 'etcd-registration');
+    expect(envOf(sidecar, 'ETCDCTL_ENDPOINTS').value).toBe('https://etcd-client.etcd.svc.cluster.local:2379');
+    expect(envOf(sidecar, 'ETCDCTL_CERT').value).toBe('/etcd-client-tls/tls.crt');
+    expect(sidecar.volumeMounts).toContainEqual({ name: 'etcd-client-tls', mountPath: '/etcd-client-tls', readOnly: true });
     expect(deployment.spec.template.spec.volumes).toContainEqual(expect.objectContaining({ name: 'etcd-client-tls', secret: expect.objectContaining({ secretName: 'user-service-etcd-client' }) }));
     expect(deployment.spec.template.metadata.labels['discovery-kit.io/etcd-client']).toBe('etcd');
   });

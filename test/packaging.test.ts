@@ -53,6 +53,14 @@ describe('the published package', () => {
     }
   });
 
+  it('ships every shell script beside the code that reads it (readFileSync(join(__dirname, ...)))', () => {
+    const scripts = readdirSync(join(root, 'lib'), { recursive: true }).map(String).filter((f) => f.endsWith('.sh'));
+    expect(scripts.length).toBeGreaterThanOrEqual(4);
+    for (const file of scripts) {
+      expect(readFileSync(join(installed, 'build', 'lib', file), 'utf8'), file).toBe(readFileSync(join(root, 'lib', file), 'utf8'));
+    }
+  });
+
   it('declares the peer ranges the Pulumi entry point checks', () => {
     expect(PULUMI_PEER_DEPENDENCIES).toEqual({
       '@pulumi/pulumi': pkg.peerDependencies['@pulumi/pulumi'], '@pulumi/kubernetes': pkg.peerDependencies['@pulumi/kubernetes'],

@@ -33,8 +33,9 @@ describe('the apps stack under Pulumi mocks', () => {
     const components = chartComponents(run);
     expect([...components.keys()]).toEqual(['apps']);
     const objects = expectOneResourcePerObject(run, components.get('apps')!);
+    // The two ConfigMaps: the Consul and the etcd registration scripts of the namespace.
     expect(objects.map((o) => o.kind).sort()).toEqual([
-      ...Array(3).fill('Deployment'), ...Array(5).fill('NetworkPolicy'), ...Array(3).fill('PodDisruptionBudget'),
+      ...Array(2).fill('ConfigMap'), ...Array(3).fill('Deployment'), ...Array(5).fill('NetworkPolicy'), ...Array(3).fill('PodDisruptionBudget'),
       ...Array(6).fill('Service'), ...Array(3).fill('ServiceAccount'),
     ].sort());
     expect(duplicateRegistrations(run)).toEqual([]);

@@ -1,6 +1,6 @@
 import { checkConsulMeta, checkConsulTags } from './service-metadata';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort } from '../registration/registration';
-import { checkDns1035Label, invalid } from '../core/validation';
+import { ValidationPass, checkDns1035Label } from '../core/validation';
 
 const ANNOTATION_PREFIX = 'consul.hashicorp.com/';
 const META_ANNOTATION = `${ANNOTATION_PREFIX}service-meta-`;
@@ -33,21 +33,23 @@ export class ConsulCatalogSync implements IServiceRegistration {
 
   public bind(target: RegistrationTarget): RegistrationConfig {
     const { scope } = target;
-    const name = checkDns1035Label(scope, 'registration.serviceName', this.props.serviceName ?? target.serviceName);
+    const v = new ValidationPass();
+    const name = v.check(() => checkDns1035Label(scope, 'registration.serviceName', this.props.serviceName ?? target.serviceName));
     const port = this.props.port ?? target.health.portName;
-    registrationPort(target, port);
-    const tags = checkConsulTags(scope, 'registration.tags', this.props.tags ?? []);
-    const meta = checkConsulMeta(scope, 'registration.meta', this.props.meta ?? {});
+    v.check(() => registrationPort(target, port));
+    const tags = v.check(() => checkConsulTags(scope, 'registration.tags', this.props.tags ?? []), []);
+    const meta = v.check(() => checkConsulMeta(scope, 'registration.meta', this.props.meta ?? {}), {});
     for (const key of Object.keys(meta)) {
       if (`service-meta-${key}`.length > 63) {
-        invalid(scope, 'registration.meta key', key, 'must be at most 50 characters: it becomes the annotation name service-meta-<key> (63 at most)');
+        v.report(scope, 'registration.meta key', key, 'must be at most 50 characters: it becomes the annotation name service-meta-<key> (63 at most)');
       }
     }
+    v.finish();
     return {
       registry: 'consul',
       serviceAnnotations: {
         [`${ANNOTATION_PREFIX}service-sync`]: 'true',
-        [`${ANNOTATION_PREFIX}service-name`]: name,
+        [`${ANNOTATION_PREFIX}service-name`]: name!,
         [`${ANNOTATION_PREFIX}service-port`]: port,
         ...(tags.length ? { [`${ANNOTATION_PREFIX}service-tags`]: tags.join(',') } : {}),
         ...Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${META_ANNOTATION}${k}`, v])),

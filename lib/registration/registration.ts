@@ -3,7 +3,8 @@ import { IConstruct } from 'constructs';
 import { restrictedContainerSecurityContext } from '../core/security-context';
 import { ResolvedHealth } from '../core/health';
 import { resolveResources } from '../core/resources';
-import { checkPinnedImage, invalid } from '../core/validation';
+import { invalid } from '../core/validation';
+import { RegistrationScript, scriptPodParts } from './scripts';
 
 /** What a registration needs to know about the service it registers. */
 export interface RegistrationTarget {
@@ -30,6 +31,13 @@ export interface RegistrationConfig {
   readonly volumes?: k8s.Volume[];
   /** Labels added to the pod template (never to selectors), e.g. a registry's client label. @default - none */
   readonly podLabels?: Record<string, string>;
+  /** Annotations added to the pod template, e.g. the checksum of the sidecar's script. @default - none */
+  readonly podAnnotations?: Record<string, string>;
+  /**
+   * The script the sidecars run, from a ConfigMap of the namespace that the service makes
+   * once per App with `addRegistrationScript` (lib/registration/scripts.ts). @default - none
+   */
+  readonly script?: RegistrationScript;
   /** Traffic the pods must send to reach the registry. @default - none */
   readonly egress?: k8s.NetworkPolicyEgressRule[];
   /** Traffic the pods must accept from the registry, e.g. its health checks. @default - none */
@@ -89,28 +97,33 @@ export function registrationPort(target: RegistrationTarget, portName: string = 
 /** What differs between registration sidecars. */
 export interface RegistrationSidecarOptions {
   readonly name: string;
+  /** A pinned image (checked by the registration's validation pass). */
   readonly image: string;
-  /** The POSIX sh script the sidecar runs. */
-  readonly script: string;
+  /** The POSIX sh script the sidecar runs, with its environment as its only input. */
+  readonly script: RegistrationScript;
   /** Environment beyond POD_NAME and POD_IP. @default - none */
   readonly env?: k8s.EnvVar[];
-  /** @default - none */
+  /** Mounts beyond the script's. @default - none */
   readonly volumeMounts?: k8s.VolumeMount[];
+  /** Pod volumes beyond the script's. @default - none */
+  readonly volumes?: k8s.Volume[];
 }
 
 const SIDECAR_RESOURCES = { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '100m', memory: '64Mi' } };
 
 /**
- * A registration sidecar: runs `script` with the pod's name and IP from the downward API,
- * small requests and limits, and the restricted security context.
+ * A registration sidecar and what the pod needs for it: runs `sh <script>` from the script's
+ * ConfigMap with the pod's name and IP from the downward API, small requests and limits and
+ * the restricted security context; the script's checksum on the pod template rolls the pods
+ * when the script changes.
  */
-export function registrationSidecar(target: RegistrationTarget, options: RegistrationSidecarOptions): k8s.Container {
-  checkPinnedImage(target.scope, 'registration.image', options.image);
-  return {
+export function registrationSidecar(target: RegistrationTarget, options: RegistrationSidecarOptions): Required<Pick<RegistrationConfig, 'sidecars' | 'volumes' | 'podAnnotations' | 'script'>> {
+  const script = scriptPodParts(options.script);
+  const sidecar: k8s.Container = {
     name: options.name,
     image: options.image,
     imagePullPolicy: 'IfNotPresent',
-    command: ['/bin/sh', '-c', options.script],
+    command: script.command,
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
@@ -118,6 +131,7 @@ export function registrationSidecar(target: RegistrationTarget, options: Registr
     ],
     resources: resolveResources(target.scope, 'registration.resources', {}, SIDECAR_RESOURCES),
     securityContext: restrictedContainerSecurityContext(),
-    volumeMounts: options.volumeMounts,
+    volumeMounts: [script.volumeMount, ...(options.volumeMounts ?? [])],
   };
+  return { sidecars: [sidecar], volumes: [script.volume, ...(options.volumes ?? [])], podAnnotations: script.podAnnotations, script: options.script };
 }

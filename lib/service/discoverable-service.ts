@@ -9,6 +9,7 @@ import { CONSUL_MESH_PUBLIC_LISTENER_PORT, ConsulMeshControlPlane } from '../mes
 import { addCircuitBreaker } from '../mesh/service-defaults';
 import { ConsulServiceIntentions } from '../mesh/service-intentions';
 import { RegistrationConfig } from '../registration/registration';
+import { addRegistrationScript } from '../registration/scripts';
 import { PendingEnv, ServiceBindings } from './bindings';
 import { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint } from './props';
 import {
@@ -69,6 +70,8 @@ export class DiscoverableService extends Construct {
     this.inMesh = spec.mesh !== undefined;
     this.registry = spec.registration?.registry;
 
+    if (spec.registration?.script) addRegistrationScript(this, spec.namespace, spec.registration.script);
+    Object.assign(bindings.podAnnotations, spec.registration?.podAnnotations);
     spec.env.forEach((e) => bindings.addEnv(e, e.owner));
     spec.registration?.ingress?.forEach((rule) => bindings.addIngress(rule));
     if (spec.registration) bindings.joinRegistry(spec.registration, 'registration');

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Server, createServer as createNetServer } from 'node:net';
 import { createServer } from 'node:http';
 import { App, Chart, Testing } from 'cdk8s';
@@ -9,13 +10,14 @@ import { parseGoDuration } from '../../lib/core/validation';
 import { AclTokens, ConsulTestCluster, generatedConsul } from '../support/consul';
 import { sleep } from '../support/pod';
 import type { KubeObject } from '../support/schema';
-import { findContainer, findObject, synthApp } from '../support/synth';
+import { envOf, findContainer, findObject, synthApp } from '../support/synth';
 
 /**
  * The registration sidecar exactly as generated for the example's payment-service (its
- * script, env and volumes), run against real Consul 1.8.7 agents of the example cluster, with
- * a real HTTP endpoint standing for the app's readiness. The sidecar runs under busybox sh,
- * the shell of the Consul image, and under dash.
+ * command, env and volumes, and the script's ConfigMap: lib/consul/agent-registration.sh),
+ * run against real Consul 1.8.7 agents of the example cluster, with a real HTTP endpoint
+ * standing for the app's readiness. The sidecar runs under busybox sh, the shell of the
+ * Consul image, and under dash.
  */
 const BUSYBOX = ['busybox', 'sh'];
 const SHELLS: [string, readonly string[]][] = [['busybox sh', BUSYBOX], ['dash', ['dash']]];
@@ -34,11 +36,10 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
   const deployment = findObject(objects, 'Deployment', 'payment-service', 'production');
   const hostileDeployment = findObject(objects, 'Deployment', 'payment-service', 'hostile');
   const sidecar = findContainer(deployment, 'consul-registration');
-  const script: string = sidecar.command[2];
   const check = {
-    interval: /"interval": "([^"]+)"/.exec(script)![1],
-    failures_before_critical: Number(/"failures_before_critical": (\d+)/.exec(script)![1]),
-    deregister_critical_service_after: /"deregister_critical_service_after": "([^"]+)"/.exec(script)![1],
+    interval: envOf(sidecar, 'CONSUL_CHECK_INTERVAL').value as string,
+    failures_before_critical: Number(envOf(sidecar, 'CONSUL_CHECK_FAILURES_BEFORE_CRITICAL').value),
+    deregister_critical_service_after: envOf(sidecar, 'CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER').value as string,
   };
   const service = 'payment-service';
   let cluster: ConsulTestCluster;
@@ -55,13 +56,20 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     await cluster.waitForServiceToken(service, serviceToken, 90_000);
     expect(hostileChart.namespace).toBe('hostile');
   }, 240_000);
+
+  it('runs lib/consul/agent-registration.sh from the namespace ConfigMap', () => {
+    expect(sidecar.command).toEqual(['/bin/sh', '/discovery-kit/agent-registration.sh']);
+    const configMap = findObject(objects, 'ConfigMap', 'discovery-kit-consul-registration', 'production');
+    expect(configMap.data['agent-registration.sh']).toBe(readFileSync(join(__dirname, '../../lib/consul/agent-registration.sh'), 'utf8'));
+    expect(configMap.data['common.sh']).toBe(readFileSync(join(__dirname, '../../lib/registration/common.sh'), 'utf8'));
+  });
   afterAll(() => cluster?.cleanup());
 
   /** An app pod: its readiness endpoint (a real HTTP server on the pod IP) and its sidecar. */
   async function instance(name: string, options: { node?: number; shell?: readonly string[]; workload?: KubeObject; envOverrides?: Record<string, string> } = {}) {
     const address = cluster.block.app(nextApp++);
     const health = await readinessEndpoint(address, 8080);
-    const pod = cluster.appPod(options.workload ?? deployment, 'consul-registration', {
+    const pod = cluster.appPod(options.workload ?? deployment, 'consul-registration', objects, {
       name, address, node: options.node ?? 0, shell: options.shell ?? BUSYBOX, envOverrides: options.envOverrides,
     });
     pod.start();

@@ -230,8 +230,12 @@ export class ConsulTestCluster {
    * An app pod's container (e.g. a registration sidecar) on node `node`: the node-local
    * agent Service in its env becomes that node's agent address.
    */
-  appPod(workload: KubeObject, containerName: string, options: { name: string; address: string; node: number; shell?: readonly string[]; envOverrides?: Record<string, string> }): Pod {
+  appPod(workload: KubeObject, containerName: string, objects: readonly KubeObject[], options: { name: string; address: string; node: number; shell?: readonly string[]; envOverrides?: Record<string, string> }): Pod {
     const spec = workload.spec.template.spec;
+    // The ConfigMaps of the workload's namespace as synthesized (the registration script's).
+    const configMaps = Object.fromEntries(objects
+      .filter((o) => o.kind === 'ConfigMap' && o.metadata.namespace === workload.metadata.namespace)
+      .map((o) => [o.metadata.name, o.data as Record<string, string>]));
     const container = spec.containers.find((c: any) => c.name === containerName);
     const agentService = new RegExp(`//${this.generated.daemonSet.metadata.name}\\.${this.generated.daemonSet.metadata.namespace}\\.svc\\.[^:/]+`, 'g');
     const agent = this.block.agent(options.node);
@@ -240,7 +244,7 @@ export class ConsulTestCluster {
       address: options.address,
       container: { ...container, terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds },
       volumes: spec.volumes ?? [],
-      configMaps: {},
+      configMaps,
       secrets: this.secrets,
       binDir: dirname(consulBinary()),
       rewrite: (value) => value.replace(agentService, `//${agent}`),
