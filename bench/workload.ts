@@ -197,7 +197,7 @@ export function registrationEnvOf(s: ServiceSpec): { name: string; value: string
     { name: 'CONSUL_CHECK_INTERVAL', value: `${PROBES.readinessProbe.periodSeconds}s` },
     { name: 'CONSUL_CHECK_TIMEOUT', value: '2s' },
     { name: 'CONSUL_CHECK_FAILURES_BEFORE_CRITICAL', value: String(PROBES.readinessProbe.failureThreshold) },
-    { name: 'CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER', value: '60s' },
+    { name: 'CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER', value: '1m' },
     { name: 'CONSUL_RESYNC_SECONDS', value: '5' },
   ];
 }

@@ -67,7 +67,7 @@ describe('circuit breaking for an HTTP mesh service', () => {
 
   it('writes durations as Go duration strings Consul parses back to the same time', () => {
     const check = overrideNamed(defaults.spec, 'inventory-service').passiveHealthCheck;
-    expect(check.baseEjectionTime).toBe('60s');
+    expect(check.baseEjectionTime).toBe('1m');
     expect(parseGoDuration(check.baseEjectionTime)).toBe(60_000);
     expect(parseGoDuration(resolver.spec.connectTimeout)).toBe(3000);
     expect(parseGoDuration(resolver.spec.requestTimeout)).toBe(20_000);
@@ -76,7 +76,7 @@ describe('circuit breaking for an HTTP mesh service', () => {
   it('overrides upstreams by name, with only the settings given', () => {
     expect(defaults.spec.upstreamConfig.overrides.map((o: any) => o.name).sort()).toEqual(['inventory-service', 'ledger-db']);
     expect(overrideNamed(defaults.spec, 'inventory-service')).toEqual({
-      name: 'inventory-service', connectTimeoutMs: 1500, passiveHealthCheck: { maxFailures: 3, baseEjectionTime: '60s' },
+      name: 'inventory-service', connectTimeoutMs: 1500, passiveHealthCheck: { maxFailures: 3, baseEjectionTime: '1m' },
     });
     expect(overrideNamed(defaults.spec, 'ledger-db')).toEqual({ name: 'ledger-db', protocol: 'tcp', limits: { maxConnections: 20 } });
   });

@@ -63,7 +63,7 @@ describe('ConsulAgentRegistration in the manifests', () => {
       CONSUL_CHECK_INTERVAL: '5s',
       CONSUL_CHECK_TIMEOUT: '2s',
       CONSUL_CHECK_FAILURES_BEFORE_CRITICAL: '3',
-      CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER: '60s',
+      CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER: '1m',
       CONSUL_RESYNC_SECONDS: '5',
     });
   });
@@ -112,7 +112,7 @@ describe('ConsulAgentRegistration rejects bad input at synth time', () => {
     rejectionOf((chart) => registeredService(props, health, chart));
 
   it.each<[string, Partial<ConsulAgentRegistrationProps>, string, RegExp]>([
-    ['deregistration under 1m', { deregisterCriticalServiceAfter: Duration.seconds(30) }, 'registration.deregisterCriticalServiceAfter', /30s is invalid.*at least 60s/],
+    ['deregistration under 1m', { deregisterCriticalServiceAfter: Duration.seconds(30) }, 'registration.deregisterCriticalServiceAfter', /30s is invalid.*at least 1m/],
     ['a Go duration string (plain JavaScript)', { deregisterCriticalServiceAfter: '1m' as unknown as Duration }, 'registration.deregisterCriticalServiceAfter', /must be a cdk8s Duration/],
     ['a fractional resync', { resyncInterval: Duration.millis(5500) }, 'registration.resyncInterval', /whole number of seconds/],
     ['a CA certificate Secret with a bad name', { caCert: { secretName: 'Consul CA', key: 'ca.crt' } }, 'registration.caCert.secretName', /DNS-1123 subdomain/],
