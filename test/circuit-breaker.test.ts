@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CircuitBreakerOptions, ConsulServiceDefaults, ConsulServiceResolver, DiscoveryKitValidationError, MeshProtocol } from '../lib';
 import { recommendedLabels } from '../lib/core/labels';
-import { parseGoDuration } from '../lib/core/validation';
+import { parseGoDuration } from './support/go-duration';
 import { addCircuitBreaker } from '../lib/mesh/service-defaults';
 import { registerConsulCrdValidators } from './support/consul-crds';
 import { qualityViolations } from './support/quality';

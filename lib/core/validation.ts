@@ -250,37 +250,6 @@ function parseImage(image: string): ImageReference | undefined {
   return valid ? { repository, tag, digest } : undefined;
 }
 
-const GO_DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-
-/**
- * Parses a non-negative Go `time.ParseDuration` string (the syntax Consul takes) into
- * milliseconds, or returns undefined when Go would reject it.
- */
-export function parseGoDuration(value: string): number | undefined {
-  if (value === '0') return 0;
-  if (typeof value !== 'string' || value === '') return undefined;
-  const part = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
-  let total = 0;
-  while (part.lastIndex < value.length) {
-    const match = part.exec(value);
-    if (!match) return undefined;
-    total += Number(match[1]) * GO_DURATION_UNITS[match[2]];
-  }
-  return total;
-}
-
-/** A Go duration string (`10s`, `1m30s`) with an optional lower bound in milliseconds. */
-export function checkGoDuration(scope: IConstruct | string, field: string, value: string, minMs = 0): number {
-  const ms = parseGoDuration(value);
-  if (ms === undefined) {
-    invalid(scope, field, value, "must be a Go duration such as '10s', '1m30s' or '500ms' (units ns, us, ms, s, m, h; there is no 'd')");
-  }
-  if (ms < minMs) {
-    invalid(scope, field, value, `must be at least ${formatMs(minMs)}`);
-  }
-  return ms;
-}
-
 /** Renders milliseconds as a Go duration string in the largest whole unit: `72h`, `1m`, `10s`, `200ms`. */
 export function formatMs(ms: number): string {
   for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {

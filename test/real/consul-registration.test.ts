@@ -6,7 +6,7 @@ import { App, Chart, Testing } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addConsulChart, buildExampleApp } from '../../examples/discovery-setup';
 import { ConsulAgentRegistration, DiscoverableService } from '../../lib';
-import { parseGoDuration } from '../../lib/core/validation';
+import { parseGoDuration } from '../support/go-duration';
 import { AclTokens, ConsulTestCluster, generatedConsul } from '../support/consul';
 import { sleep } from '../support/pod';
 import type { KubeObject } from '../support/schema';

@@ -8,7 +8,7 @@
  * `bootstrap_expected` or `ui_config.enable` fails, and every key marked `duration` must
  * parse as a Go duration.
  */
-import { parseGoDuration } from '../../lib/core/validation';
+import { parseGoDuration } from './go-duration';
 
 /**
  * `value`: any scalar or list; `duration`: a Go duration string; `map`: an object with
