@@ -91,9 +91,6 @@ describe('ConsulCluster with defaults', () => {
   const serverSelector = { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'server' };
   const agentSelector = { ...serverSelector, 'app.kubernetes.io/component': 'agent' };
 
-  it('matches the reviewed manifests', () => {
-    expect(objects).toMatchSnapshot();
-  });
 
   it('creates exactly the cluster objects, with stable human names in one namespace', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
@@ -413,9 +410,6 @@ describe('ConsulCluster with TLS', () => {
   const server = consulContainer(objects, 'StatefulSet', 'consul-server');
   const agent = consulContainer(objects, 'DaemonSet', 'consul-agent');
 
-  it('matches the reviewed manifests', () => {
-    expect(objects).toMatchSnapshot();
-  });
 
   it('serves HTTPS and gRPC-TLS only, with verification on', () => {
     for (const role of ['server', 'agent'] as const) {
