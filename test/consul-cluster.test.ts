@@ -91,7 +91,6 @@ describe('ConsulCluster with defaults', () => {
   const serverSelector = { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'server' };
   const agentSelector = { ...serverSelector, 'app.kubernetes.io/component': 'agent' };
 
-
   it('creates exactly the cluster objects, with stable human names in one namespace', () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
       'ConfigMap/consul-agent-config', 'ConfigMap/consul-entrypoint', 'ConfigMap/consul-server-config', 'DaemonSet/consul-agent',
@@ -409,7 +408,6 @@ describe('ConsulCluster with TLS', () => {
   const { cluster, objects } = build({ tls: TLS, uiAccess: [OPERATORS] });
   const server = consulContainer(objects, 'StatefulSet', 'consul-server');
   const agent = consulContainer(objects, 'DaemonSet', 'consul-agent');
-
 
   it('serves HTTPS and gRPC-TLS only, with verification on', () => {
     for (const role of ['server', 'agent'] as const) {

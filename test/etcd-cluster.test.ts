@@ -41,7 +41,6 @@ describe('EtcdCluster with defaults', () => {
   const { cluster, objects, statefulSet, container, flags } = synthCluster();
   const pod = statefulSet.spec.template.spec;
 
-
   it('creates exactly the cluster objects, named after the cluster, in its namespace', () => {
     expect(kinds(objects)).toEqual([
       'NetworkPolicy/etcd', 'PodDisruptionBudget/etcd', 'Service/etcd', 'Service/etcd-client', 'ServiceAccount/etcd', 'StatefulSet/etcd',
