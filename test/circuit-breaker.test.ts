@@ -199,9 +199,9 @@ describe('circuit breaker options are rejected at synth time', () => {
     ['zero maxFailures', { passiveHealthCheck: { maxFailures: 0 } }, 'circuitBreaker.passiveHealthCheck.maxFailures', /an integer from 1/],
     ['zero maxConnections', { limits: { maxConnections: 0 } }, 'circuitBreaker.limits.maxConnections', /from 1 to 2147483647/],
     ['count beyond int32', { limits: { maxConnections: 2 ** 31 } }, 'circuitBreaker.limits.maxConnections', /2147483648.*to 2147483647/],
-    ['zero interval', { passiveHealthCheck: { interval: Duration.seconds(0) } }, 'circuitBreaker.passiveHealthCheck.interval', /"0ms".*positive whole number of milliseconds/],
-    ['sub-millisecond ejection time', { passiveHealthCheck: { baseEjectionTime: Duration.millis(0.5) } }, 'circuitBreaker.passiveHealthCheck.baseEjectionTime', /"0.5ms"/],
-    ['zero connect timeout', { connectTimeout: Duration.millis(0) }, 'circuitBreaker.connectTimeout', /positive/],
+    ['zero interval', { passiveHealthCheck: { interval: Duration.seconds(0) } }, 'circuitBreaker.passiveHealthCheck.interval', /= 0s is invalid: must be from 1ms to 2147483647ms/],
+    ['sub-millisecond ejection time', { passiveHealthCheck: { baseEjectionTime: Duration.millis(0.5) } }, 'circuitBreaker.passiveHealthCheck.baseEjectionTime', /= 0.0005s is invalid: must be a whole number of milliseconds/],
+    ['zero connect timeout', { connectTimeout: Duration.millis(0) }, 'circuitBreaker.connectTimeout', /must be from 1ms/],
     ['empty limits', { limits: {} }, 'circuitBreaker.limits', /at least one limit/],
     ['empty passive health check', { passiveHealthCheck: {} }, 'circuitBreaker.passiveHealthCheck', /at least one field/],
     ['upstream name not a DNS-1035 label', { overrides: { Inventory: { connectTimeout: Duration.seconds(1) } } }, 'circuitBreaker.overrides key', /"Inventory".*DNS-1035/],
@@ -221,6 +221,20 @@ describe('circuit breaker options are rejected at synth time', () => {
     expect(error.field).toBe(field);
     expect(error.message).toContain(`Construct 'test/payment-service': ${field} = `);
     expect(error.message).toMatch(message);
+  });
+
+  it('reports every bad option at once, across defaults, overrides and the resolver', () => {
+    const error = errorOf({
+      protocol: tcp,
+      limits: { maxPendingRequests: 10, maxConnections: 0 },
+      passiveHealthCheck: { maxEjectionPercent: 101 },
+      overrides: { 'ledger-db': { connectTimeout: Duration.millis(0) } },
+      resolver: { requestTimeout: Duration.seconds(5), failover: { datacenters: [] } },
+    });
+    expect(error.problems.map((p) => p.field)).toEqual([
+      'circuitBreaker.limits.maxPendingRequests', 'circuitBreaker.limits.maxConnections', 'circuitBreaker.passiveHealthCheck.maxEjectionPercent',
+      'circuitBreaker.overrides.ledger-db.connectTimeout', 'circuitBreaker.resolver.requestTimeout', 'circuitBreaker.resolver.failover',
+    ]);
   });
 
   it('rejects a Consul service name that is not a DNS-1035 label', () => {

@@ -2,8 +2,8 @@ import { ApiObjectMetadata, Chart, Duration } from 'cdk8s';
 import { IConstruct } from 'constructs';
 import { recommendedLabels } from '../core/labels';
 import {
-  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPodSelector, checkPort, checkPresent, checkUnique, formatMs,
-  invalid,
+  checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkInteger, checkLabels, checkPodSelector, checkDuration, checkPort, checkPresent, checkUnique, formatMs,
+  invalid, ValidationPass,
 } from '../core/validation';
 import {
   PassiveHealthCheck, ServiceDefaultsSpec, ServiceResolverFailover, ServiceResolverFailoverTarget, ServiceResolverSpec, Upstream, UpstreamLimits,
@@ -196,11 +196,13 @@ export interface ConsulMeshControlPlane {
 /** Validates a control-plane reference, which may come from another program's outputs. */
 export function checkMeshControlPlane(scope: IConstruct, field: string, plane: ConsulMeshControlPlane): ConsulMeshControlPlane {
   checkPresent(scope, field, plane, 'the Consul servers the mesh sidecar connects to, such as ConsulCluster.meshControlPlane');
-  checkDns1123Subdomain(scope, `${field}.clusterName`, plane.clusterName);
-  checkDns1123Label(scope, `${field}.namespace`, plane.namespace);
-  checkPodSelector(scope, `${field}.podSelector`, plane.podSelector, 'the Consul server pods');
-  checkPort(scope, `${field}.grpcPort`, plane.grpcPort);
-  checkPort(scope, `${field}.httpPort`, plane.httpPort);
+  const v = new ValidationPass();
+  v.check(() => checkDns1123Subdomain(scope, `${field}.clusterName`, plane.clusterName));
+  v.check(() => checkDns1123Label(scope, `${field}.namespace`, plane.namespace));
+  v.check(() => checkPodSelector(scope, `${field}.podSelector`, plane.podSelector, 'the Consul server pods'));
+  v.check(() => checkPort(scope, `${field}.grpcPort`, plane.grpcPort));
+  v.check(() => checkPort(scope, `${field}.httpPort`, plane.httpPort));
+  v.finish();
   return plane;
 }
 
@@ -221,10 +223,12 @@ export interface ConsulConfigEntryProps {
 
 /** Validated metadata of a config entry resource: name, explicit namespace, recommended labels. */
 export function configEntryMetadata(scope: IConstruct, id: string, props: ConsulConfigEntryProps): ApiObjectMetadata & { name: string; namespace: string } {
-  const name = checkDns1035Label(scope, 'serviceName', props.serviceName ?? id);
-  const namespace = checkDns1123Label(scope, 'namespace', props.namespace ?? Chart.of(scope).namespace ?? 'default');
-  const labels = { ...checkLabels(scope, 'labels', props.labels ?? {}), ...recommendedLabels({ name, instance: name }) };
-  return { name, namespace, labels };
+  const v = new ValidationPass();
+  const name = v.check(() => checkDns1035Label(scope, 'serviceName', props.serviceName ?? id), '');
+  const namespace = v.check(() => checkDns1123Label(scope, 'namespace', props.namespace ?? Chart.of(scope).namespace ?? 'default'), '');
+  const userLabels = v.check(() => checkLabels(scope, 'labels', props.labels ?? {}), {});
+  v.finish();
+  return { name, namespace, labels: { ...userLabels, ...recommendedLabels({ name, instance: name }) } };
 }
 
 // Go `int`/`uint32` fields published as OpenAPI int32 or integer: stay within int32.
@@ -233,16 +237,18 @@ const L7_ONLY = 'is only respected for L7 protocols (http, http2, grpc)';
 
 /** The `spec` of a ServiceDefaults resource; fields named `field.*` in errors. */
 export function serviceDefaultsSpec(scope: IConstruct | string, field: string, options: ServiceDefaultsOptions): ServiceDefaultsSpec {
+  const v = new ValidationPass();
   const protocol = checkProtocol(scope, join(field, 'protocol'), options.protocol);
-  const defaults = upstreamConfig(scope, field, protocol, options);
-  const overrides = Object.entries(options.overrides ?? {}).map(([name, override]): Upstream => {
+  const defaults = v.check(() => upstreamConfig(scope, field, protocol, options));
+  const overrides = Object.entries(options.overrides ?? {}).flatMap(([name, override]) => v.check((): Upstream[] => {
     const overrideField = join(field, `overrides.${name}`);
     checkDns1035Label(scope, join(field, 'overrides key'), name);
     const overrideProtocol = override.protocol === undefined ? protocol : checkProtocol(scope, `${overrideField}.protocol`, override.protocol);
     const config = upstreamConfig(scope, overrideField, overrideProtocol, override);
     if (!config) invalid(scope, overrideField, override, 'must set at least one of connectTimeout, limits or passiveHealthCheck');
-    return { name, ...(override.protocol ? { protocol: overrideProtocol } : {}), ...config };
-  });
+    return [{ name, ...(override.protocol ? { protocol: overrideProtocol } : {}), ...config }];
+  }, []));
+  v.finish();
   const upstream = { ...(defaults ? { defaults } : {}), ...(overrides.length ? { overrides } : {}) };
   return { protocol, ...(defaults || overrides.length ? { upstreamConfig: upstream } : {}) };
 }
@@ -250,55 +256,66 @@ export function serviceDefaultsSpec(scope: IConstruct | string, field: string, o
 /** The `spec` of a ServiceResolver resource for a service speaking `protocol`. */
 export function serviceResolverSpec(scope: IConstruct | string, field: string, protocol: MeshProtocol, options: ServiceResolverOptions): ServiceResolverSpec {
   checkProtocol(scope, join(field, 'protocol'), protocol);
+  const v = new ValidationPass();
   if (protocol === MeshProtocol.TCP && options.requestTimeout !== undefined) {
-    invalid(scope, join(field, 'requestTimeout'), options.requestTimeout, `${L7_ONLY}; the service's protocol is tcp`);
+    v.report(scope, join(field, 'requestTimeout'), options.requestTimeout, `${L7_ONLY}; the service's protocol is tcp`);
   }
   const spec = compact<ServiceResolverSpec>({
-    connectTimeout: optionalGoDuration(scope, join(field, 'connectTimeout'), options.connectTimeout),
-    requestTimeout: optionalGoDuration(scope, join(field, 'requestTimeout'), options.requestTimeout),
-    failover: options.failover && { '*': failoverSpec(scope, join(field, 'failover'), options.failover) },
+    connectTimeout: v.check(() => optionalGoDuration(scope, join(field, 'connectTimeout'), options.connectTimeout)),
+    requestTimeout: v.check(() => optionalGoDuration(scope, join(field, 'requestTimeout'), options.requestTimeout)),
+    failover: options.failover && v.check(() => ({ '*': failoverSpec(scope, join(field, 'failover'), options.failover!) })),
   });
+  v.finish();
   if (!spec) invalid(scope, field || 'props', options, 'must set at least one of connectTimeout, requestTimeout or failover');
   return spec;
 }
 
 /** Validates both config entries of {@link CircuitBreakerOptions} without creating anything. */
 export function checkCircuitBreaker(scope: IConstruct | string, field: string, options: CircuitBreakerOptions): void {
-  serviceDefaultsSpec(scope, field, options);
-  if (options.resolver) serviceResolverSpec(scope, join(field, 'resolver'), options.protocol, options.resolver);
+  const v = new ValidationPass();
+  v.check(() => serviceDefaultsSpec(scope, field, options));
+  if (options.resolver) v.check(() => serviceResolverSpec(scope, join(field, 'resolver'), options.protocol, options.resolver!));
+  v.finish();
 }
 
 function upstreamConfig(scope: IConstruct | string, field: string, protocol: MeshProtocol, policy: UpstreamPolicyOptions): Upstream | undefined {
-  return compact<Upstream>({
-    connectTimeoutMs: policy.connectTimeout && checkMillis(scope, join(field, 'connectTimeout'), policy.connectTimeout),
-    limits: policy.limits && limitsSpec(scope, join(field, 'limits'), protocol, policy.limits),
-    passiveHealthCheck: policy.passiveHealthCheck && passiveHealthCheckSpec(scope, join(field, 'passiveHealthCheck'), policy.passiveHealthCheck),
+  const v = new ValidationPass();
+  const upstream = compact<Upstream>({
+    connectTimeoutMs: policy.connectTimeout && v.check(() => checkMillis(scope, join(field, 'connectTimeout'), policy.connectTimeout!)),
+    limits: policy.limits && v.check(() => limitsSpec(scope, join(field, 'limits'), protocol, policy.limits!)),
+    passiveHealthCheck: policy.passiveHealthCheck && v.check(() => passiveHealthCheckSpec(scope, join(field, 'passiveHealthCheck'), policy.passiveHealthCheck!)),
   });
+  v.finish();
+  return upstream;
 }
 
 function limitsSpec(scope: IConstruct | string, field: string, protocol: MeshProtocol, limits: UpstreamLimitsOptions): UpstreamLimits {
+  const v = new ValidationPass();
   if (protocol === MeshProtocol.TCP) {
     for (const key of ['maxPendingRequests', 'maxConcurrentRequests'] as const) {
-      if (limits[key] !== undefined) invalid(scope, `${field}.${key}`, limits[key], `${L7_ONLY}; the protocol is tcp`);
+      if (limits[key] !== undefined) v.report(scope, `${field}.${key}`, limits[key], `${L7_ONLY}; the protocol is tcp`);
     }
   }
   const spec = compact<UpstreamLimits>({
-    maxConnections: optionalCount(scope, `${field}.maxConnections`, limits.maxConnections),
-    maxPendingRequests: optionalCount(scope, `${field}.maxPendingRequests`, limits.maxPendingRequests),
-    maxConcurrentRequests: optionalCount(scope, `${field}.maxConcurrentRequests`, limits.maxConcurrentRequests),
+    maxConnections: v.check(() => optionalCount(scope, `${field}.maxConnections`, limits.maxConnections)),
+    maxPendingRequests: v.check(() => optionalCount(scope, `${field}.maxPendingRequests`, limits.maxPendingRequests)),
+    maxConcurrentRequests: v.check(() => optionalCount(scope, `${field}.maxConcurrentRequests`, limits.maxConcurrentRequests)),
   });
+  v.finish();
   if (!spec) invalid(scope, field, limits, 'must set at least one limit');
   return spec;
 }
 
 function passiveHealthCheckSpec(scope: IConstruct | string, field: string, check: PassiveHealthCheckOptions): PassiveHealthCheck {
+  const v = new ValidationPass();
   const spec = compact<PassiveHealthCheck>({
-    interval: optionalGoDuration(scope, `${field}.interval`, check.interval),
-    maxFailures: optionalCount(scope, `${field}.maxFailures`, check.maxFailures),
-    enforcingConsecutive5xx: optionalPercent(scope, `${field}.enforcingConsecutive5xx`, check.enforcingConsecutive5xx),
-    maxEjectionPercent: optionalPercent(scope, `${field}.maxEjectionPercent`, check.maxEjectionPercent),
-    baseEjectionTime: optionalGoDuration(scope, `${field}.baseEjectionTime`, check.baseEjectionTime),
+    interval: v.check(() => optionalGoDuration(scope, `${field}.interval`, check.interval)),
+    maxFailures: v.check(() => optionalCount(scope, `${field}.maxFailures`, check.maxFailures)),
+    enforcingConsecutive5xx: v.check(() => optionalPercent(scope, `${field}.enforcingConsecutive5xx`, check.enforcingConsecutive5xx)),
+    maxEjectionPercent: v.check(() => optionalPercent(scope, `${field}.maxEjectionPercent`, check.maxEjectionPercent)),
+    baseEjectionTime: v.check(() => optionalGoDuration(scope, `${field}.baseEjectionTime`, check.baseEjectionTime)),
   });
+  v.finish();
   if (!spec) invalid(scope, field, check, 'must set at least one field');
   return spec;
 }
@@ -339,13 +356,7 @@ function checkProtocol(scope: IConstruct | string, field: string, protocol: Mesh
 
 /** A positive cdk8s Duration in whole milliseconds (what Consul's `*Ms` fields and Go durations carry). */
 function checkMillis(scope: IConstruct | string, field: string, value: Duration): number {
-  if (!(value instanceof Duration)) invalid(scope, field, value, 'must be a cdk8s Duration');
-  // toMilliseconds() throws on fractions; read them unrounded so the error names the field.
-  const ms = value.toMilliseconds({ integral: false });
-  if (!Number.isInteger(ms) || ms < 1 || ms > INT32_MAX) {
-    invalid(scope, field, `${ms}ms`, `must be a positive whole number of milliseconds, at most ${INT32_MAX}ms`);
-  }
-  return ms;
+  return checkDuration(scope, field, value, 1, INT32_MAX);
 }
 
 function optionalGoDuration(scope: IConstruct | string, field: string, value: Duration | undefined): string | undefined {
