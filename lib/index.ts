@@ -20,6 +20,11 @@ export { DiscoverableService } from './service/discoverable-service';
 export { PortProtocol } from './service/props';
 export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, ServicePortOptions, ShutdownOptions } from './service/props';
 
+// gateway: exposure through a Gateway API Gateway (DiscoverableService.exposeVia)
+export { Gateway } from './gateway/gateway';
+export type { GatewayAttributes, GatewayReference } from './gateway/gateway';
+export type { ExposeOptions, HttpMethod, RouteMatch } from './gateway/route';
+
 // registration: the contract every registry hook implements (`bind()`)
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';
 

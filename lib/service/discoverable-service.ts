@@ -5,6 +5,9 @@ import { ResolvedHealth } from '../core/health';
 import { kubeObject } from '../core/kube-object';
 import { clusterDnsEgress, CONSUL_MESH_LABEL, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
 import { checkEnvName, invalid } from '../core/validation';
+import { GatewayReference } from '../gateway/gateway';
+import * as gw from '../gateway/imports/gateway.networking.k8s.io';
+import { ExposeOptions, grpcRouteProps, httpRouteProps, referenceGrantProps, resolveRoute } from '../gateway/route';
 import { CONSUL_MESH_PUBLIC_LISTENER_PORT, ConsulMeshControlPlane } from '../mesh/circuit-breaker';
 import { addCircuitBreaker } from '../mesh/service-defaults';
 import { ConsulServiceIntentions } from '../mesh/service-intentions';
@@ -214,6 +217,30 @@ export class DiscoverableService extends Construct {
     // A consumer reads the target's registry too: same client label, same egress.
     if (target.spec.registration) this.bindings.joinRegistry(target.spec.registration, owner);
     return endpoint;
+  }
+
+  /**
+   * Server-side discovery from outside the cluster: routes a Gateway API Gateway's traffic to
+   * one port (an HTTPRoute, or a GRPCRoute for an `appProtocol: 'grpc'` port), with a
+   * ReferenceGrant when the Gateway keeps its routes in another namespace, and admits the
+   * Gateway's pods to exactly that port. Returns the route.
+   */
+  public exposeVia(gateway: GatewayReference, options: ExposeOptions = {}): ApiObject {
+    if (this.inMesh) {
+      invalid(this, 'exposeVia', gateway?.name, `must not expose mesh service '${this.serviceName}' through a Gateway: its sidecar accepts only mTLS from other sidecars; use a Consul API gateway`);
+    }
+    const port = this.endpointPort(options.port ?? this.spec.ports[0].name);
+    const route = resolveRoute(gateway, { scope: this, serviceName: this.serviceName, namespace: this.namespace, labels: this.labels, port }, options);
+    const id = `route-${route.namespace}-${route.name}`;
+    if (this.node.tryFindChild(id)) {
+      invalid(this, 'exposeVia.routeName', route.name, `must be unique: '${this.serviceName}' already has ${route.kind} ${route.namespace}/${route.name}; pass another routeName`);
+    }
+    const object = route.kind === 'GRPCRoute'
+      ? kubeObject(this, id, gw.GrpcRoute, grpcRouteProps(route))
+      : kubeObject(this, id, gw.HttpRoute, httpRouteProps(route));
+    if (route.referenceGrant) kubeObject(this, `${id}-grant`, gw.ReferenceGrant, referenceGrantProps(route, route.referenceGrant));
+    this.allowIngressFrom(gateway.podPeer, [port.name]);
+    return object;
   }
 
   private allowMeshSource(source: string): void {
