@@ -17,6 +17,8 @@ export type { RestrictedNamespaceProps } from './core/restricted-namespace';
 
 // service: what app teams instantiate
 export { DiscoverableService } from './service/discoverable-service';
+export { ExternalService } from './service/external-service';
+export type { ExternalPortOptions, ExternalServiceEndpoint, ExternalServiceProps } from './service/external-service';
 export { PortProtocol } from './service/props';
 export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, ServicePortOptions, ShutdownOptions } from './service/props';
 

@@ -13,6 +13,7 @@ import { addCircuitBreaker } from '../mesh/service-defaults';
 import { ConsulServiceIntentions } from '../mesh/service-intentions';
 import { RegistrationConfig } from '../registration/registration';
 import { PendingEnv, ServiceBindings } from './bindings';
+import { ExternalService, ExternalServiceEndpoint } from './external-service';
 import { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint } from './props';
 import {
   deploymentProps, headlessServiceProps, podDisruptionBudgetProps, serviceAccountProps, serviceProps,
@@ -167,11 +168,14 @@ export class DiscoverableService extends Construct {
 
   /**
    * The consumer binding: this service discovers `target`. Injects `<PREFIX>_URL`, `_HOST`,
-   * `_PORT`, `_SRV` and the target's registry settings into this service's container, plus
-   * `POD_NAMESPACE` from the downward API. Fails at once on an unknown port or a variable
-   * that another binding or the props already define differently.
+   * `_PORT`, `_SRV` (where cluster DNS serves one) and the target's registry settings into this
+   * service's container, plus `POD_NAMESPACE` from the downward API, and lets this service
+   * reach exactly the bound port. Fails at once on an unknown port or a variable that another
+   * binding or the props already define differently.
    */
-  public discover(target: DiscoverableService, options: DiscoverOptions = {}): ServiceEndpoint {
+  public discover(target: DiscoverableService, options?: DiscoverOptions): ServiceEndpoint;
+  public discover(target: ExternalService, options?: DiscoverOptions): ExternalServiceEndpoint;
+  public discover(target: DiscoverableService | ExternalService, options: DiscoverOptions = {}): ServiceEndpoint | ExternalServiceEndpoint {
     // Every check runs before anything is added: a rejected binding leaves no trace.
     if (target === this) {
       invalid(this, 'discover', target.serviceName, 'must name another service: a service reaches its own pods without a binding');
@@ -183,14 +187,15 @@ export class DiscoverableService extends Construct {
       invalid(this, 'discover', target.serviceName,
         `must not repeat a binding: '${this.serviceName}' already discovers '${target.serviceName}' (port ${endpoint.portName}, envPrefix ${prefix}); remove the second call`);
     }
-    if (target.inMesh && !this.inMesh) {
+    if (target instanceof DiscoverableService && target.inMesh && !this.inMesh) {
       invalid(this, 'discover', target.serviceName, `must be a mesh service to discover mesh service '${target.serviceName}': its sidecar accepts only mTLS from other sidecars`);
     }
+    const registration = target instanceof DiscoverableService ? target.spec.registration : undefined;
     const owner = `discover(${target.serviceName})`;
     const env: PendingEnv[] = [
       ...[['URL', endpoint.url], ['HOST', endpoint.host], ['PORT', String(endpoint.port)], ['SRV', endpoint.srv]]
-        .map(([suffix, value]) => ({ name: `${prefix}_${suffix}`, value: { value }, hint: 'pass a different envPrefix' })),
-      ...Object.entries(target.spec.registration?.consumerEnv ?? {}).map(([name, value]) => ({
+        .flatMap(([suffix, value]) => (value === undefined ? [] : [{ name: `${prefix}_${suffix}`, value: { value }, hint: 'pass a different envPrefix' }])),
+      ...Object.entries(registration?.consumerEnv ?? {}).map(([name, value]) => ({
         name, value: { value }, shareable: true, hint: `${target.serviceName}'s registry sets it for its consumers; remove it from env or secretEnv`,
       })),
       {
@@ -199,10 +204,12 @@ export class DiscoverableService extends Construct {
       },
     ];
     env.forEach((e) => this.bindings.checkEnvFree(e, owner));
-    if (target.spec.registration) this.bindings.checkRegistry(target.spec.registration, owner);
+    if (registration) this.bindings.checkRegistry(registration, owner);
     this.bindings.addDiscovery(binding);
     env.forEach((e) => this.bindings.addEnv(e, owner));
-    if (target.inMesh) {
+    if (target instanceof ExternalService) {
+      this.bindings.addEgress(target.egressRule(endpoint.portName));
+    } else if (target.inMesh) {
       // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port,
       // and Consul (ACLs deny by default) must allow it with an intention.
       const listener = policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT);
@@ -215,7 +222,7 @@ export class DiscoverableService extends Construct {
       target.allowIngressFrom(this.podPeer, [endpoint.portName]);
     }
     // A consumer reads the target's registry too: same client label, same egress.
-    if (target.spec.registration) this.bindings.joinRegistry(target.spec.registration, owner);
+    if (registration) this.bindings.joinRegistry(registration, owner);
     return endpoint;
   }
 

@@ -129,7 +129,7 @@ function checkHealthPort(scope: Construct, ports: readonly ResolvedPort[], healt
   }
 }
 
-function resolvePorts(scope: Construct, ports: ServicePortOptions[]): ResolvedPort[] {
+export function resolvePorts(scope: Construct, ports: ServicePortOptions[]): ResolvedPort[] {
   if (!Array.isArray(ports) || ports.length === 0) invalid(scope, 'ports', ports, 'must declare at least one named port');
   const v = new ValidationPass();
   const resolved = ports.map((p, i) => ({
