@@ -19,7 +19,7 @@ export type { RestrictedNamespaceProps } from './core/restricted-namespace';
 export { DiscoverableService } from './service/discoverable-service';
 export { ExternalService } from './service/external-service';
 export type { ExternalPortOptions, ExternalServiceEndpoint, ExternalServiceProps } from './service/external-service';
-export { PortProtocol } from './service/props';
+export { PortProtocol, TrafficDistribution } from './service/props';
 export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, ServicePortOptions, ShutdownOptions } from './service/props';
 
 // gateway: exposure through a Gateway API Gateway (DiscoverableService.exposeVia)

@@ -14,7 +14,7 @@ import {
 import { checkCircuitBreaker, checkMeshControlPlane, CircuitBreakerOptions, ConsulMeshControlPlane } from '../mesh/circuit-breaker';
 import { RegistrationConfig } from '../registration/registration';
 import { PendingEnv } from './bindings';
-import { DiscoverableServiceProps, PortProtocol, ServicePortOptions, ShutdownOptions } from './props';
+import { DiscoverableServiceProps, PortProtocol, ServicePortOptions, ShutdownOptions, TrafficDistribution } from './props';
 
 export type ResolvedPort = Required<ServicePortOptions>;
 
@@ -50,6 +50,7 @@ export interface ResolvedService {
   readonly podSelector: Record<string, string>;
   readonly publishNotReadyAddresses: boolean;
   readonly networkPolicy: boolean;
+  readonly trafficDistribution?: TrafficDistribution;
   /** The props' environment (env, then secretEnv), in order. */
   readonly env: readonly PropsEnv[];
   readonly registration?: RegistrationConfig;
@@ -80,6 +81,10 @@ export function resolveService(scope: Construct, id: string, props: Discoverable
   const tmpSizeLimit = v.check(() => checkQuantity(scope, 'tmpSizeLimit', props.tmpSizeLimit ?? '64Mi'), '');
   const userLabels = v.check(() => checkLabels(scope, 'labels', props.labels ?? {}), {});
   const dnsConfig = v.check(() => podDnsConfig(scope, 'ndots', props.ndots), {});
+  const trafficDistribution = props.trafficDistribution;
+  if (trafficDistribution !== undefined && !Object.values(TrafficDistribution).includes(trafficDistribution)) {
+    v.report(scope, 'trafficDistribution', trafficDistribution, `must be one of ${Object.values(TrafficDistribution).join(', ')}`);
+  }
   const mesh = props.circuitBreaker ? v.check(() => ({
     circuitBreaker: (checkCircuitBreaker(scope, 'circuitBreaker', props.circuitBreaker!), props.circuitBreaker!),
     controlPlane: checkMeshControlPlane(scope, 'meshControlPlane', props.meshControlPlane!),
@@ -107,7 +112,7 @@ export function resolveService(scope: Construct, id: string, props: Discoverable
     name: name!, namespace: namespace!, clusterDomain, image: props.image, command: props.command, args: props.args,
     ports: ports!, replicas, resources, health: health!, shutdown, runAsUser, tmpSizeLimit, dnsConfig, labels, podSelector,
     publishNotReadyAddresses: props.publishNotReadyAddresses ?? false, networkPolicy: props.networkPolicy ?? true,
-    env, registration, mesh,
+    trafficDistribution, env, registration, mesh,
   };
 }
 
