@@ -13,6 +13,7 @@ export { DEFAULT_NDOTS } from './core/dns-config';
 export { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ETCD_CLIENT_LABEL, KUBE_DNS_PEER, PodNetworkPolicy, setClusterDns } from './core/network-policy';
 export type { ClusterDnsOptions, PodNetworkPolicyProps } from './core/network-policy';
 export { PodSecurityLevel, RestrictedNamespace } from './core/restricted-namespace';
+export { connectivityReports } from './core/connectivity-report';
 export type { RestrictedNamespaceProps } from './core/restricted-namespace';
 
 // service: what app teams instantiate

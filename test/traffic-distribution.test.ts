@@ -19,6 +19,12 @@ describe('DiscoverableService trafficDistribution', () => {
     expect(findObject(objects, 'Service', 'payment-service-headless').spec).not.toHaveProperty('trafficDistribution');
   });
 
+  it('warns that PreferClose is deprecated (Kubernetes 1.36 warns on apply)', () => {
+    const chart = testChart();
+    const service = new DiscoverableService(chart, 'payment-service', { image: IMAGE, trafficDistribution: TrafficDistribution.PREFER_CLOSE });
+    expect(service.node.metadata.filter((m) => m.type === 'warning').map((m) => m.data)).toEqual([expect.stringMatching(/PreferClose is deprecated/)]);
+  });
+
   it('refuses other values, together with other bad props', () => {
     let error: unknown;
     try {

@@ -3,7 +3,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ResolvedHealth } from '../core/health';
 import { kubeObject } from '../core/kube-object';
-import { clusterDnsEgress, CONSUL_MESH_LABEL, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
+import { clusterDnsEgress, CONSUL_MESH_LABEL, DNS_REASON, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
 import { checkEnvName, invalid } from '../core/validation';
 import { GatewayReference } from '../gateway/gateway';
 import * as gw from '../gateway/imports/gateway.networking.k8s.io';
@@ -74,9 +74,10 @@ export class DiscoverableService extends Construct {
     this.registry = spec.registration?.registry;
 
     spec.env.forEach((e) => bindings.addEnv(e, e.owner));
-    spec.registration?.ingress?.forEach((rule) => bindings.addIngress(rule));
-    if (spec.registration) bindings.joinRegistry(spec.registration, 'registration');
-    if (spec.mesh) bindings.joinRegistry(meshControlPlaneAccess(spec.mesh.controlPlane), 'meshControlPlane');
+    const registry = spec.registration?.registry;
+    spec.registration?.ingress?.forEach((rule) => bindings.addIngress(rule, `registry: ${registry} checks ${spec.name}`));
+    if (spec.registration) bindings.joinRegistry(spec.registration, 'registration', `registry: ${spec.name} registers with ${registry}`);
+    if (spec.mesh) bindings.joinRegistry(meshControlPlaneAccess(spec.mesh.controlPlane), 'meshControlPlane', 'mesh: control plane');
 
     this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, serviceAccountProps(spec));
     this.deployment = kubeObject(this, 'deployment', k8s.KubeDeployment, deploymentProps(spec, bindings, this.serviceAccount.name));
@@ -99,6 +100,7 @@ export class DiscoverableService extends Construct {
         podSelector: registryEgress.podSelector,
         policyTypes: ['Egress'],
         egress: [{ to: [this.podPeer], ports: registryEgress.ports }],
+        reasons: { egress: () => [`registry: ${spec.registration!.registry} checks ${spec.name}`] },
       });
     }
     if (spec.networkPolicy) {
@@ -110,6 +112,7 @@ export class DiscoverableService extends Construct {
         // Read at synthesis: bindings declared after construction still count.
         ingress: Lazy.any({ produce: () => bindings.ingressRules }) as unknown as k8s.NetworkPolicyIngressRule[],
         egress: Lazy.any({ produce: () => [clusterDnsEgress(this), ...bindings.egressRules] }) as unknown as k8s.NetworkPolicyEgressRule[],
+        reasons: { ingress: () => bindings.ingressReasons, egress: () => [DNS_REASON, ...bindings.egressReasons] },
       });
     }
   }
@@ -119,18 +122,24 @@ export class DiscoverableService extends Construct {
     return podsIn(this.namespace, this.podSelector);
   }
 
-  /** Allows `peer` to reach these pods on the named ports (default: all ports) and any `extraPorts`. */
-  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.spec.ports.map((p) => p.name), extraPorts: k8s.NetworkPolicyPort[] = []): void {
+  /**
+   * Allows `peer` to reach these pods on the named ports (default: all ports) and any
+   * `extraPorts`; `why` says why in the connectivity report.
+   */
+  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.spec.ports.map((p) => p.name), extraPorts: k8s.NetworkPolicyPort[] = [], why = 'allowIngressFrom'): void {
     const ports = portNames.map((name) => {
       const port = this.endpointPort(name);
       return policyPort(port.containerPort, port.protocol);
     });
-    this.bindings.addIngress({ from: [peer], ports: [...ports, ...extraPorts] });
+    this.bindings.addIngress({ from: [peer], ports: [...ports, ...extraPorts] }, why);
   }
 
-  /** Allows these pods to reach `peer` on `ports`, for dependencies outside the discovery graph. */
-  public allowEgressTo(peer: k8s.NetworkPolicyPeer, ports: k8s.NetworkPolicyPort[]): void {
-    this.bindings.addEgress({ to: [peer], ports });
+  /**
+   * Allows these pods to reach `peer` on `ports`, for dependencies outside the discovery
+   * graph; `why` says why in the connectivity report.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, ports: k8s.NetworkPolicyPort[], why = 'allowEgressTo'): void {
+    this.bindings.addEgress({ to: [peer], ports }, why);
   }
 
   /** The endpoint of one named port (default: the first port). */
@@ -207,22 +216,23 @@ export class DiscoverableService extends Construct {
     if (registration) this.bindings.checkRegistry(registration, owner);
     this.bindings.addDiscovery(binding);
     env.forEach((e) => this.bindings.addEnv(e, owner));
+    const why = `binding: ${this.serviceName} discovers ${target.serviceName} (${endpoint.portName})`;
     if (target instanceof ExternalService) {
-      this.bindings.addEgress(target.egressRule(endpoint.portName));
+      this.bindings.addEgress(target.egressRule(endpoint.portName), `external ${why}`);
     } else if (target.inMesh) {
       // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port,
       // and Consul (ACLs deny by default) must allow it with an intention.
       const listener = policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT);
-      this.allowEgressTo(target.podPeer, [listener]);
-      target.allowIngressFrom(this.podPeer, [], [listener]);
+      this.allowEgressTo(target.podPeer, [listener], `mesh ${why}`);
+      target.allowIngressFrom(this.podPeer, [], [listener], `mesh ${why}`);
       target.allowMeshSource(this.serviceName);
     } else {
       const port = target.endpointPort(endpoint.portName);
-      this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)]);
-      target.allowIngressFrom(this.podPeer, [endpoint.portName]);
+      this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)], why);
+      target.allowIngressFrom(this.podPeer, [endpoint.portName], [], why);
     }
     // A consumer reads the target's registry too: same client label, same egress.
-    if (registration) this.bindings.joinRegistry(registration, owner);
+    if (registration) this.bindings.joinRegistry(registration, owner, `registry: ${this.serviceName} reads ${target.serviceName} from ${registration.registry}`);
     return endpoint;
   }
 
@@ -246,7 +256,7 @@ export class DiscoverableService extends Construct {
       ? kubeObject(this, id, gw.GrpcRoute, grpcRouteProps(route))
       : kubeObject(this, id, gw.HttpRoute, httpRouteProps(route));
     if (route.referenceGrant) kubeObject(this, `${id}-grant`, gw.ReferenceGrant, referenceGrantProps(route, route.referenceGrant));
-    this.allowIngressFrom(gateway.podPeer, [port.name]);
+    this.allowIngressFrom(gateway.podPeer, [port.name], [], `gateway: ${route.kind} ${route.namespace}/${route.name} via ${gateway.namespace}/${gateway.name}`);
     return object;
   }
 

@@ -17,9 +17,12 @@ export enum PortProtocol {
  * ready endpoint that close, traffic goes to any ready endpoint.
  */
 export enum TrafficDistribution {
-  /** Endpoints in the client's zone (the EndpointSlice controller's zone hints). */
+  /**
+   * Endpoints in the client's zone, for clusters before 1.34 (GA in 1.33).
+   * @deprecated Kubernetes 1.36 warns on apply ("use PreferSameZone"): use PREFER_SAME_ZONE.
+   */
   PREFER_CLOSE = 'PreferClose',
-  /** Endpoints in the client's zone: PreferClose under the name that says what it does (beta and on by default since Kubernetes 1.34). */
+  /** Endpoints in the client's zone (beta and on by default since Kubernetes 1.34; PreferClose's new name). */
   PREFER_SAME_ZONE = 'PreferSameZone',
   /** Endpoints on the client's node, else in its zone (beta and on by default since Kubernetes 1.34). */
   PREFER_SAME_NODE = 'PreferSameNode',

@@ -9,7 +9,7 @@ import { resolveResources } from '../core/resources';
 import { checkSecretKeyReference, SecretKeyReference, secretKeyEnv } from '../core/secret';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName, checkInteger, checkLabels,
-  checkPinnedImage, checkPort, checkQuantity, checkUnique, checkWholeSeconds, invalid, ValidationPass,
+  checkPinnedImage, checkPort, checkQuantity, checkUnique, checkWholeSeconds, invalid, ValidationPass, warn,
 } from '../core/validation';
 import { checkCircuitBreaker, checkMeshControlPlane, CircuitBreakerOptions, ConsulMeshControlPlane } from '../mesh/circuit-breaker';
 import { RegistrationConfig } from '../registration/registration';
@@ -84,6 +84,9 @@ export function resolveService(scope: Construct, id: string, props: Discoverable
   const trafficDistribution = props.trafficDistribution;
   if (trafficDistribution !== undefined && !Object.values(TrafficDistribution).includes(trafficDistribution)) {
     v.report(scope, 'trafficDistribution', trafficDistribution, `must be one of ${Object.values(TrafficDistribution).join(', ')}`);
+  }
+  if (trafficDistribution === TrafficDistribution.PREFER_CLOSE) {
+    warn(scope, 'trafficDistribution PreferClose is deprecated since Kubernetes 1.36 (the API server warns on apply): use PreferSameZone on clusters from 1.34');
   }
   const mesh = props.circuitBreaker ? v.check(() => ({
     circuitBreaker: (checkCircuitBreaker(scope, 'circuitBreaker', props.circuitBreaker!), props.circuitBreaker!),
