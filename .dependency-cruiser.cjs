@@ -4,9 +4,10 @@
  *
  *   service ─┬─> mesh ─────────┐
  *            ├─> registration ─┼─> core
+ *            ├─> gateway ──────┤
  *   consul ──┼─> mesh          │
  *            └─> registration ─┘
- *   etcd ────> registration, core        pulumi ──> core        gateway ──> core
+ *   etcd ────> registration, core        pulumi ──> core
  */
 const DOMAINS = {
   core: [],
@@ -14,7 +15,7 @@ const DOMAINS = {
   mesh: ['core'],
   etcd: ['core', 'registration'],
   consul: ['core', 'registration', 'mesh'],
-  service: ['core', 'registration', 'mesh'],
+  service: ['core', 'registration', 'mesh', 'gateway'],
   pulumi: ['core'],
   // lib/gateway/imports: classes generated from the Gateway API CRDs (tools/import-crds.sh).
   gateway: ['core'],

@@ -1,5 +1,7 @@
 import { App, Chart, Duration } from 'cdk8s';
-import { ConsulCluster, DiscoverableService, EtcdCluster, GossipEncryption, MeshProtocol, RestrictedNamespace } from '../lib';
+import {
+  ConsulCluster, DiscoverableService, EtcdCluster, ExternalService, Gateway, GossipEncryption, MeshProtocol, RestrictedNamespace,
+} from '../lib';
 import { SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings, defineShop } from './shop';
 
 /**
@@ -7,15 +9,30 @@ import { SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings, defineShop
  * restricted `consul` namespace, an etcd cluster in `etcd`, and three services in a
  * restricted `production` namespace. payment-service and order-service register with
  * Consul (payment-service also sits in the mesh with circuit breaking); user-service
- * registers in etcd; order-service discovers payment-service. `services` sets the shop's
- * image tags and replicas (the next release of the example changes them).
+ * registers in etcd; order-service discovers payment-service and the ledger database outside
+ * the cluster; the platform's `edge` Gateway routes shop.example.com/payments to
+ * payment-service. `services` sets the shop's image tags and replicas (the next release of
+ * the example changes them).
  */
 export function buildExampleApp(app: App, services: Record<ShopServiceName, ShopServiceSettings> = SHOP_SERVICE_DEFAULTS): App {
   const consul = addConsulChart(app);
   const etcd = addEtcdChart(app);
   const production = new Chart(app, 'production', { namespace: 'production', disableResourceNameHashes: true });
   new RestrictedNamespace(production, 'production');
-  defineShop(production, { services, consulAgent: consul.agent, consulAcls: true, etcd });
+  const shop = defineShop(production, { services, consulAgent: consul.agent, consulAcls: true, etcd });
+  // The platform's Gateway (Envoy Gateway here: its proxies carry the owning-gateway label).
+  const edge = Gateway.fromAttributes({
+    name: 'edge', namespace: 'gateway', podNamespace: 'envoy-gateway-system',
+    podSelector: { 'gateway.envoyproxy.io/owning-gateway-name': 'edge' },
+  });
+  shop['payment-service'].exposeVia(edge, { hostnames: ['shop.example.com'], matches: [{ pathPrefix: '/payments' }] });
+  // A database outside the cluster, at fixed (example) addresses.
+  const ledger = new ExternalService(production, 'ledger-db', {
+    ports: [{ name: 'postgres', port: 5432, appProtocol: 'postgresql' }],
+    addresses: ['192.0.2.20', '192.0.2.21'],
+    partOf: 'shop',
+  });
+  shop['order-service'].discover(ledger);
   addMeshChart(app, consul);
   return app;
 }

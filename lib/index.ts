@@ -13,12 +13,20 @@ export { DEFAULT_NDOTS } from './core/dns-config';
 export { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ETCD_CLIENT_LABEL, KUBE_DNS_PEER, PodNetworkPolicy, setClusterDns } from './core/network-policy';
 export type { ClusterDnsOptions, PodNetworkPolicyProps } from './core/network-policy';
 export { PodSecurityLevel, RestrictedNamespace } from './core/restricted-namespace';
+export { connectivityReports } from './core/connectivity-report';
 export type { RestrictedNamespaceProps } from './core/restricted-namespace';
 
 // service: what app teams instantiate
 export { DiscoverableService } from './service/discoverable-service';
-export { PortProtocol } from './service/props';
+export { ExternalService } from './service/external-service';
+export type { ExternalPortOptions, ExternalServiceEndpoint, ExternalServiceProps } from './service/external-service';
+export { PortProtocol, TrafficDistribution } from './service/props';
 export type { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint, ServicePortOptions, ShutdownOptions } from './service/props';
+
+// gateway: exposure through a Gateway API Gateway (DiscoverableService.exposeVia)
+export { Gateway } from './gateway/gateway';
+export type { GatewayAttributes, GatewayReference } from './gateway/gateway';
+export type { ExposeOptions, HttpMethod, RouteMatch } from './gateway/route';
 
 // registration: the contract every registry hook implements (`bind()`)
 export type { IServiceRegistration, RegistrationConfig, RegistrationTarget, RegistryEgress } from './registration/registration';

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { App, Testing, Yaml } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { buildExampleApp, consulClusterOf } from '../examples/discovery-setup';
+import { connectivityReports } from '../lib';
 import { platformHandoffFiles } from '../examples/handoff';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthApp } from './support/synth';
@@ -26,6 +27,18 @@ describe('the example discovery setup', () => {
       expect(readFileSync(join(__dirname, '..', 'dist', name), 'utf8'), `dist/${name} is stale: run npm run synth`).toBe(content);
     }
     expect(files['consul.coredns']).toBe('consul:53 {\n    errors\n    cache 30\n    forward . 10.96.0.53\n}\n');
+  });
+
+  it('matches the committed connectivity reports byte for byte, one per chart', () => {
+    const reports = connectivityReports(app);
+    expect(Object.keys(reports).sort()).toEqual(app.charts.map((c) => `${c.node.id}.connectivity.md`).sort());
+    for (const [name, content] of Object.entries(reports)) {
+      expect(readFileSync(join(__dirname, '..', 'dist', name), 'utf8'), `dist/${name} is stale: run npm run synth`).toBe(content);
+    }
+    const production = reports['production.connectivity.md'].split('\n');
+    expect(production).toContain('| production/order-service | production/payment-service | 8080/TCP | binding: order-service discovers payment-service (http) |');
+    expect(production).toContain('| envoy-gateway-system/gateway.envoyproxy.io/owning-gateway-name=edge | production/payment-service | 8080/TCP | gateway: HTTPRoute production/payment-service-http via gateway/edge |');
+    expect(production).toContain('| production/order-service | ipBlock 192.0.2.20/32 | 5432/TCP | external binding: order-service discovers ledger-db (postgres) |');
   });
 
   it.each(SERVICES)('%s has every discovery object in production', (name) => {

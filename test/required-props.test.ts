@@ -4,7 +4,7 @@ import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
   ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver, DiscoverableService,
-  DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
+  DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, ExternalService, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
 } from '../lib';
 
 /**
@@ -76,6 +76,10 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
   RestrictedNamespaceProps: {
     baseline: {},
     build: (chart, props) => new RestrictedNamespace(chart, 'production', props),
+  },
+  ExternalServiceProps: {
+    baseline: { ports: [{ name: 'postgres', port: 5432 }], externalName: 'db.example.com', egress: [{ ipBlock: { cidr: '192.0.2.0/24' } }] },
+    build: (chart, props) => new ExternalService(chart, 'ledger-db', props),
   },
   PodNetworkPolicyProps: {
     baseline: { name: 'payment-service', namespace: 'production', labels: { app: 'payment' }, podSelector: { app: 'payment' } },

@@ -70,6 +70,9 @@ export function clusterDnsPeers(scope: IConstruct): k8s.NetworkPolicyPeer[] {
   return (scope.node.tryGetContext(CLUSTER_DNS_CONTEXT) as ClusterDnsOptions | undefined)?.peers ?? [KUBE_DNS_PEER];
 }
 
+/** Why a rule of {@link clusterDnsEgress} exists, in the connectivity report. */
+export const DNS_REASON = 'DNS: cluster DNS';
+
 /** Egress to cluster DNS, which every pod needs to discover anything. */
 export function clusterDnsEgress(scope: IConstruct): k8s.NetworkPolicyEgressRule {
   return { to: clusterDnsPeers(scope), ports: [policyPort(53, 'UDP'), policyPort(53, 'TCP')] };
@@ -92,6 +95,12 @@ export interface PodNetworkPolicyProps {
    * @default ['Ingress', 'Egress']
    */
   readonly policyTypes?: ('Ingress' | 'Egress')[];
+  /**
+   * Why each rule exists, for the connectivity report: per direction, one reason per rule in
+   * the same order, read at synthesis like the rules.
+   * @default - cluster DNS rules say so; others name the policy
+   */
+  readonly reasons?: { readonly ingress?: () => readonly string[]; readonly egress?: () => readonly string[] };
 }
 
 /**
@@ -100,6 +109,8 @@ export interface PodNetworkPolicyProps {
  */
 export class PodNetworkPolicy extends Construct {
   public readonly policy: ApiObject;
+  /** Why each rule exists (see {@link PodNetworkPolicyProps.reasons}). */
+  public readonly reasons: NonNullable<PodNetworkPolicyProps['reasons']>;
 
   constructor(scope: Construct, id: string, props: PodNetworkPolicyProps) {
     super(scope, id);
@@ -109,6 +120,7 @@ export class PodNetworkPolicy extends Construct {
     v.check(() => checkLabels(this, 'labels', checkPresent(this, 'labels', props.labels, 'the recommended labels of the pods it isolates')));
     v.check(() => checkLabels(this, 'podSelector', checkPresent(this, 'podSelector', props.podSelector, 'the pods it isolates ({} selects every pod of the namespace)')));
     v.finish();
+    this.reasons = props.reasons ?? {};
     this.policy = kubeObject(this, 'policy', k8s.KubeNetworkPolicy, {
       metadata: { name: props.name, namespace: props.namespace, labels: props.labels },
       spec: {

@@ -24,8 +24,9 @@ export class ServiceBindings {
   private readonly env = new Map<string, { readonly owner: string; readonly value: k8s.EnvVar }>();
   /** `discover()` calls made so far: target path, port and prefix. */
   private readonly discovered = new Set<string>();
-  private readonly ingress = new Map<string, k8s.NetworkPolicyIngressRule>();
-  private readonly egress = new Map<string, k8s.NetworkPolicyEgressRule>();
+  /** Rules by their JSON, each with why it exists (for the connectivity report). */
+  private readonly ingress = new Map<string, { readonly rule: k8s.NetworkPolicyIngressRule; readonly why: Set<string> }>();
+  private readonly egress = new Map<string, { readonly rule: k8s.NetworkPolicyEgressRule; readonly why: Set<string> }>();
   private readonly registryLabels = new Map<string, string>();
   public readonly podAnnotations: Record<string, string> = {};
 
@@ -40,11 +41,21 @@ export class ServiceBindings {
   }
 
   public get ingressRules(): k8s.NetworkPolicyIngressRule[] {
-    return [...this.ingress.values()];
+    return [...this.ingress.values()].map((e) => e.rule);
   }
 
   public get egressRules(): k8s.NetworkPolicyEgressRule[] {
-    return [...this.egress.values()];
+    return [...this.egress.values()].map((e) => e.rule);
+  }
+
+  /** Why each of {@link ingressRules} exists, in the same order. */
+  public get ingressReasons(): string[] {
+    return [...this.ingress.values()].map((e) => [...e.why].join('; '));
+  }
+
+  /** Why each of {@link egressRules} exists, in the same order. */
+  public get egressReasons(): string[] {
+    return [...this.egress.values()].map((e) => [...e.why].join('; '));
   }
 
   public get podLabels(): Record<string, string> {
@@ -77,12 +88,12 @@ export class ServiceBindings {
     return this.discovered.has(key);
   }
 
-  public addIngress(rule: k8s.NetworkPolicyIngressRule): void {
-    this.ingress.set(JSON.stringify(rule), rule);
+  public addIngress(rule: k8s.NetworkPolicyIngressRule, why: string): void {
+    addRule(this.ingress, rule, why);
   }
 
-  public addEgress(rule: k8s.NetworkPolicyEgressRule): void {
-    this.egress.set(JSON.stringify(rule), rule);
+  public addEgress(rule: k8s.NetworkPolicyEgressRule, why: string): void {
+    addRule(this.egress, rule, why);
   }
 
   /** Checks that the pods can be clients of this registry too: a pod joins one cluster per registry. */
@@ -97,9 +108,16 @@ export class ServiceBindings {
   }
 
   /** Labels the pods as clients of a registry and lets them reach it. */
-  public joinRegistry(registration: RegistrationConfig, owner: string): void {
+  public joinRegistry(registration: RegistrationConfig, owner: string, why: string): void {
     this.checkRegistry(registration, owner);
     for (const [key, value] of Object.entries(registration.podLabels ?? {})) this.registryLabels.set(key, value);
-    registration.egress?.forEach((rule) => this.addEgress(rule));
+    registration.egress?.forEach((rule) => this.addEgress(rule, why));
   }
+}
+
+function addRule<R>(rules: Map<string, { readonly rule: R; readonly why: Set<string> }>, rule: R, why: string): void {
+  const key = JSON.stringify(rule);
+  const existing = rules.get(key);
+  if (existing) existing.why.add(why);
+  else rules.set(key, { rule, why: new Set([why]) });
 }

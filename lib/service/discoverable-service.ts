@@ -3,14 +3,18 @@ import { k8s } from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ResolvedHealth } from '../core/health';
 import { kubeObject } from '../core/kube-object';
-import { clusterDnsEgress, CONSUL_MESH_LABEL, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
+import { clusterDnsEgress, CONSUL_MESH_LABEL, DNS_REASON, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
 import { checkEnvName, invalid } from '../core/validation';
+import { GatewayReference } from '../gateway/gateway';
+import * as gw from '../gateway/imports/gateway.networking.k8s.io';
+import { ExposeOptions, grpcRouteProps, httpRouteProps, referenceGrantProps, resolveRoute } from '../gateway/route';
 import { CONSUL_MESH_PUBLIC_LISTENER_PORT, ConsulMeshControlPlane } from '../mesh/circuit-breaker';
 import { addCircuitBreaker } from '../mesh/service-defaults';
 import { ConsulServiceIntentions } from '../mesh/service-intentions';
 import { RegistrationConfig } from '../registration/registration';
 import { addRegistrationScript } from '../registration/scripts';
 import { PendingEnv, ServiceBindings } from './bindings';
+import { ExternalService, ExternalServiceEndpoint } from './external-service';
 import { DiscoverableServiceProps, DiscoverOptions, ServiceEndpoint } from './props';
 import {
   deploymentProps, headlessServiceProps, podDisruptionBudgetProps, serviceAccountProps, serviceProps,
@@ -73,9 +77,10 @@ export class DiscoverableService extends Construct {
     if (spec.registration?.script) addRegistrationScript(this, spec.namespace, spec.registration.script);
     Object.assign(bindings.podAnnotations, spec.registration?.podAnnotations);
     spec.env.forEach((e) => bindings.addEnv(e, e.owner));
-    spec.registration?.ingress?.forEach((rule) => bindings.addIngress(rule));
-    if (spec.registration) bindings.joinRegistry(spec.registration, 'registration');
-    if (spec.mesh) bindings.joinRegistry(meshControlPlaneAccess(spec.mesh.controlPlane), 'meshControlPlane');
+    const registry = spec.registration?.registry;
+    spec.registration?.ingress?.forEach((rule) => bindings.addIngress(rule, `registry: ${registry} checks ${spec.name}`));
+    if (spec.registration) bindings.joinRegistry(spec.registration, 'registration', `registry: ${spec.name} registers with ${registry}`);
+    if (spec.mesh) bindings.joinRegistry(meshControlPlaneAccess(spec.mesh.controlPlane), 'meshControlPlane', 'mesh: control plane');
 
     this.serviceAccount = kubeObject(this, 'service-account', k8s.KubeServiceAccount, serviceAccountProps(spec));
     this.deployment = kubeObject(this, 'deployment', k8s.KubeDeployment, deploymentProps(spec, bindings, this.serviceAccount.name));
@@ -98,6 +103,7 @@ export class DiscoverableService extends Construct {
         podSelector: registryEgress.podSelector,
         policyTypes: ['Egress'],
         egress: [{ to: [this.podPeer], ports: registryEgress.ports }],
+        reasons: { egress: () => [`registry: ${spec.registration!.registry} checks ${spec.name}`] },
       });
     }
     if (spec.networkPolicy) {
@@ -109,6 +115,7 @@ export class DiscoverableService extends Construct {
         // Read at synthesis: bindings declared after construction still count.
         ingress: Lazy.any({ produce: () => bindings.ingressRules }) as unknown as k8s.NetworkPolicyIngressRule[],
         egress: Lazy.any({ produce: () => [clusterDnsEgress(this), ...bindings.egressRules] }) as unknown as k8s.NetworkPolicyEgressRule[],
+        reasons: { ingress: () => bindings.ingressReasons, egress: () => [DNS_REASON, ...bindings.egressReasons] },
       });
     }
   }
@@ -118,18 +125,24 @@ export class DiscoverableService extends Construct {
     return podsIn(this.namespace, this.podSelector);
   }
 
-  /** Allows `peer` to reach these pods on the named ports (default: all ports) and any `extraPorts`. */
-  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.spec.ports.map((p) => p.name), extraPorts: k8s.NetworkPolicyPort[] = []): void {
+  /**
+   * Allows `peer` to reach these pods on the named ports (default: all ports) and any
+   * `extraPorts`; `why` says why in the connectivity report.
+   */
+  public allowIngressFrom(peer: k8s.NetworkPolicyPeer, portNames: string[] = this.spec.ports.map((p) => p.name), extraPorts: k8s.NetworkPolicyPort[] = [], why = 'allowIngressFrom'): void {
     const ports = portNames.map((name) => {
       const port = this.endpointPort(name);
       return policyPort(port.containerPort, port.protocol);
     });
-    this.bindings.addIngress({ from: [peer], ports: [...ports, ...extraPorts] });
+    this.bindings.addIngress({ from: [peer], ports: [...ports, ...extraPorts] }, why);
   }
 
-  /** Allows these pods to reach `peer` on `ports`, for dependencies outside the discovery graph. */
-  public allowEgressTo(peer: k8s.NetworkPolicyPeer, ports: k8s.NetworkPolicyPort[]): void {
-    this.bindings.addEgress({ to: [peer], ports });
+  /**
+   * Allows these pods to reach `peer` on `ports`, for dependencies outside the discovery
+   * graph; `why` says why in the connectivity report.
+   */
+  public allowEgressTo(peer: k8s.NetworkPolicyPeer, ports: k8s.NetworkPolicyPort[], why = 'allowEgressTo'): void {
+    this.bindings.addEgress({ to: [peer], ports }, why);
   }
 
   /** The endpoint of one named port (default: the first port). */
@@ -167,11 +180,14 @@ export class DiscoverableService extends Construct {
 
   /**
    * The consumer binding: this service discovers `target`. Injects `<PREFIX>_URL`, `_HOST`,
-   * `_PORT`, `_SRV` and the target's registry settings into this service's container, plus
-   * `POD_NAMESPACE` from the downward API. Fails at once on an unknown port or a variable
-   * that another binding or the props already define differently.
+   * `_PORT`, `_SRV` (where cluster DNS serves one) and the target's registry settings into this
+   * service's container, plus `POD_NAMESPACE` from the downward API, and lets this service
+   * reach exactly the bound port. Fails at once on an unknown port or a variable that another
+   * binding or the props already define differently.
    */
-  public discover(target: DiscoverableService, options: DiscoverOptions = {}): ServiceEndpoint {
+  public discover(target: DiscoverableService, options?: DiscoverOptions): ServiceEndpoint;
+  public discover(target: ExternalService, options?: DiscoverOptions): ExternalServiceEndpoint;
+  public discover(target: DiscoverableService | ExternalService, options: DiscoverOptions = {}): ServiceEndpoint | ExternalServiceEndpoint {
     // Every check runs before anything is added: a rejected binding leaves no trace.
     if (target === this) {
       invalid(this, 'discover', target.serviceName, 'must name another service: a service reaches its own pods without a binding');
@@ -183,14 +199,15 @@ export class DiscoverableService extends Construct {
       invalid(this, 'discover', target.serviceName,
         `must not repeat a binding: '${this.serviceName}' already discovers '${target.serviceName}' (port ${endpoint.portName}, envPrefix ${prefix}); remove the second call`);
     }
-    if (target.inMesh && !this.inMesh) {
+    if (target instanceof DiscoverableService && target.inMesh && !this.inMesh) {
       invalid(this, 'discover', target.serviceName, `must be a mesh service to discover mesh service '${target.serviceName}': its sidecar accepts only mTLS from other sidecars`);
     }
+    const registration = target instanceof DiscoverableService ? target.spec.registration : undefined;
     const owner = `discover(${target.serviceName})`;
     const env: PendingEnv[] = [
       ...[['URL', endpoint.url], ['HOST', endpoint.host], ['PORT', String(endpoint.port)], ['SRV', endpoint.srv]]
-        .map(([suffix, value]) => ({ name: `${prefix}_${suffix}`, value: { value }, hint: 'pass a different envPrefix' })),
-      ...Object.entries(target.spec.registration?.consumerEnv ?? {}).map(([name, value]) => ({
+        .flatMap(([suffix, value]) => (value === undefined ? [] : [{ name: `${prefix}_${suffix}`, value: { value }, hint: 'pass a different envPrefix' }])),
+      ...Object.entries(registration?.consumerEnv ?? {}).map(([name, value]) => ({
         name, value: { value }, shareable: true, hint: `${target.serviceName}'s registry sets it for its consumers; remove it from env or secretEnv`,
       })),
       {
@@ -199,24 +216,51 @@ export class DiscoverableService extends Construct {
       },
     ];
     env.forEach((e) => this.bindings.checkEnvFree(e, owner));
-    if (target.spec.registration) this.bindings.checkRegistry(target.spec.registration, owner);
+    if (registration) this.bindings.checkRegistry(registration, owner);
     this.bindings.addDiscovery(binding);
     env.forEach((e) => this.bindings.addEnv(e, owner));
-    if (target.inMesh) {
+    const why = `binding: ${this.serviceName} discovers ${target.serviceName} (${endpoint.portName})`;
+    if (target instanceof ExternalService) {
+      this.bindings.addEgress(target.egressRule(endpoint.portName), `external ${why}`);
+    } else if (target.inMesh) {
       // Mesh traffic goes sidecar to sidecar, on the public listener, never to the app port,
       // and Consul (ACLs deny by default) must allow it with an intention.
       const listener = policyPort(CONSUL_MESH_PUBLIC_LISTENER_PORT);
-      this.allowEgressTo(target.podPeer, [listener]);
-      target.allowIngressFrom(this.podPeer, [], [listener]);
+      this.allowEgressTo(target.podPeer, [listener], `mesh ${why}`);
+      target.allowIngressFrom(this.podPeer, [], [listener], `mesh ${why}`);
       target.allowMeshSource(this.serviceName);
     } else {
       const port = target.endpointPort(endpoint.portName);
-      this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)]);
-      target.allowIngressFrom(this.podPeer, [endpoint.portName]);
+      this.allowEgressTo(target.podPeer, [policyPort(port.containerPort, port.protocol)], why);
+      target.allowIngressFrom(this.podPeer, [endpoint.portName], [], why);
     }
     // A consumer reads the target's registry too: same client label, same egress.
-    if (target.spec.registration) this.bindings.joinRegistry(target.spec.registration, owner);
+    if (registration) this.bindings.joinRegistry(registration, owner, `registry: ${this.serviceName} reads ${target.serviceName} from ${registration.registry}`);
     return endpoint;
+  }
+
+  /**
+   * Server-side discovery from outside the cluster: routes a Gateway API Gateway's traffic to
+   * one port (an HTTPRoute, or a GRPCRoute for an `appProtocol: 'grpc'` port), with a
+   * ReferenceGrant when the Gateway keeps its routes in another namespace, and admits the
+   * Gateway's pods to exactly that port. Returns the route.
+   */
+  public exposeVia(gateway: GatewayReference, options: ExposeOptions = {}): ApiObject {
+    if (this.inMesh) {
+      invalid(this, 'exposeVia', gateway?.name, `must not expose mesh service '${this.serviceName}' through a Gateway: its sidecar accepts only mTLS from other sidecars; use a Consul API gateway`);
+    }
+    const port = this.endpointPort(options.port ?? this.spec.ports[0].name);
+    const route = resolveRoute(gateway, { scope: this, serviceName: this.serviceName, namespace: this.namespace, labels: this.labels, port }, options);
+    const id = `route-${route.namespace}-${route.name}`;
+    if (this.node.tryFindChild(id)) {
+      invalid(this, 'exposeVia.routeName', route.name, `must be unique: '${this.serviceName}' already has ${route.kind} ${route.namespace}/${route.name}; pass another routeName`);
+    }
+    const object = route.kind === 'GRPCRoute'
+      ? kubeObject(this, id, gw.GrpcRoute, grpcRouteProps(route))
+      : kubeObject(this, id, gw.HttpRoute, httpRouteProps(route));
+    if (route.referenceGrant) kubeObject(this, `${id}-grant`, gw.ReferenceGrant, referenceGrantProps(route, route.referenceGrant));
+    this.allowIngressFrom(gateway.podPeer, [port.name], [], `gateway: ${route.kind} ${route.namespace}/${route.name} via ${gateway.namespace}/${gateway.name}`);
+    return object;
   }
 
   private allowMeshSource(source: string): void {

@@ -11,6 +11,23 @@ export enum PortProtocol {
   UDP = 'UDP',
 }
 
+/**
+ * How kube-proxy (or a replacement) picks among the ready endpoints of the ClusterIP Service
+ * (`spec.trafficDistribution`, GA since Kubernetes 1.33). Each is a preference: without a
+ * ready endpoint that close, traffic goes to any ready endpoint.
+ */
+export enum TrafficDistribution {
+  /**
+   * Endpoints in the client's zone, for clusters before 1.34 (GA in 1.33).
+   * @deprecated Kubernetes 1.36 warns on apply ("use PreferSameZone"): use PREFER_SAME_ZONE.
+   */
+  PREFER_CLOSE = 'PreferClose',
+  /** Endpoints in the client's zone (beta and on by default since Kubernetes 1.34; PreferClose's new name). */
+  PREFER_SAME_ZONE = 'PreferSameZone',
+  /** Endpoints on the client's node, else in its zone (beta and on by default since Kubernetes 1.34). */
+  PREFER_SAME_NODE = 'PreferSameNode',
+}
+
 /** A named port the service listens on. */
 export interface ServicePortOptions {
   /** IANA service name (≤ 15 chars); becomes the SRV record `_<name>._<proto>`. */
@@ -104,6 +121,18 @@ export interface DiscoverableServiceProps {
    * @default DEFAULT_NDOTS (4)
    */
   readonly ndots?: number;
+  /**
+   * Keep server-side discovery (the ClusterIP Service) close to the client: saves cross-zone
+   * traffic and latency, at the price of uneven load when clients are unevenly spread, so
+   * run enough replicas per zone (the pods spread over nodes, not zones). Only the ClusterIP
+   * Service has it: the headless Service's DNS answers (client-side discovery) and the
+   * registries list every pod. The Consul agent Service (`internalTrafficPolicy: Local`) is a
+   * different thing: a hard node-local rule with no fallback, for an agent on every node;
+   * `PreferSameNode` is the soft form, for services that may run on fewer nodes than their
+   * clients.
+   * @default - unset: Kubernetes spreads traffic over every ready endpoint of the cluster
+   */
+  readonly trafficDistribution?: TrafficDistribution;
   /**
    * Isolate the pods with a NetworkPolicy that allows only cluster DNS, the declared
    * discovery bindings (in both directions), the registry, and what

@@ -2,6 +2,7 @@ import { Lazy } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import { restrictedContainerSecurityContext } from '../core/security-context';
 import { ServiceBindings } from './bindings';
+import { TrafficDistribution } from './props';
 import { ResolvedService } from './resolve';
 
 // Renderers: a resolved spec in, cdk8s-plus-27 L1 props out. Nothing here checks anything;
@@ -25,11 +26,14 @@ function servicePorts(spec: ResolvedService): k8s.ServicePort[] {
   }));
 }
 
+/** A ServiceSpec with a field newer than cdk8s-plus-27's Kubernetes 1.27 types; kubeObject passes it on. */
+type ServiceSpec = k8s.ServiceSpec & { readonly trafficDistribution?: TrafficDistribution };
+
 /** Server-side discovery: one virtual IP in front of the ready pods. */
-export function serviceProps(spec: ResolvedService): k8s.KubeServiceProps {
+export function serviceProps(spec: ResolvedService): k8s.KubeServiceProps & { readonly spec: ServiceSpec } {
   return {
     metadata: metadata(spec, spec.name, spec.registration?.serviceAnnotations),
-    spec: { type: 'ClusterIP', selector: spec.podSelector, ports: servicePorts(spec) },
+    spec: { type: 'ClusterIP', selector: spec.podSelector, ports: servicePorts(spec), trafficDistribution: spec.trafficDistribution },
   };
 }
 

@@ -9,12 +9,12 @@ import { resolveResources } from '../core/resources';
 import { checkSecretKeyReference, SecretKeyReference, secretKeyEnv } from '../core/secret';
 import {
   checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkEnvName, checkIanaServiceName, checkInteger, checkLabels,
-  checkPinnedImage, checkPort, checkQuantity, checkUnique, checkWholeSeconds, invalid, ValidationPass,
+  checkPinnedImage, checkPort, checkQuantity, checkUnique, checkWholeSeconds, invalid, ValidationPass, warn,
 } from '../core/validation';
 import { checkCircuitBreaker, checkMeshControlPlane, CircuitBreakerOptions, ConsulMeshControlPlane } from '../mesh/circuit-breaker';
 import { RegistrationConfig } from '../registration/registration';
 import { PendingEnv } from './bindings';
-import { DiscoverableServiceProps, PortProtocol, ServicePortOptions, ShutdownOptions } from './props';
+import { DiscoverableServiceProps, PortProtocol, ServicePortOptions, ShutdownOptions, TrafficDistribution } from './props';
 
 export type ResolvedPort = Required<ServicePortOptions>;
 
@@ -50,6 +50,7 @@ export interface ResolvedService {
   readonly podSelector: Record<string, string>;
   readonly publishNotReadyAddresses: boolean;
   readonly networkPolicy: boolean;
+  readonly trafficDistribution?: TrafficDistribution;
   /** The props' environment (env, then secretEnv), in order. */
   readonly env: readonly PropsEnv[];
   readonly registration?: RegistrationConfig;
@@ -80,6 +81,13 @@ export function resolveService(scope: Construct, id: string, props: Discoverable
   const tmpSizeLimit = v.check(() => checkQuantity(scope, 'tmpSizeLimit', props.tmpSizeLimit ?? '64Mi'), '');
   const userLabels = v.check(() => checkLabels(scope, 'labels', props.labels ?? {}), {});
   const dnsConfig = v.check(() => podDnsConfig(scope, 'ndots', props.ndots), {});
+  const trafficDistribution = props.trafficDistribution;
+  if (trafficDistribution !== undefined && !Object.values(TrafficDistribution).includes(trafficDistribution)) {
+    v.report(scope, 'trafficDistribution', trafficDistribution, `must be one of ${Object.values(TrafficDistribution).join(', ')}`);
+  }
+  if (trafficDistribution === TrafficDistribution.PREFER_CLOSE) {
+    warn(scope, 'trafficDistribution PreferClose is deprecated since Kubernetes 1.36 (the API server warns on apply): use PreferSameZone on clusters from 1.34');
+  }
   const mesh = props.circuitBreaker ? v.check(() => ({
     circuitBreaker: (checkCircuitBreaker(scope, 'circuitBreaker', props.circuitBreaker!), props.circuitBreaker!),
     controlPlane: checkMeshControlPlane(scope, 'meshControlPlane', props.meshControlPlane!),
@@ -107,7 +115,7 @@ export function resolveService(scope: Construct, id: string, props: Discoverable
     name: name!, namespace: namespace!, clusterDomain, image: props.image, command: props.command, args: props.args,
     ports: ports!, replicas, resources, health: health!, shutdown, runAsUser, tmpSizeLimit, dnsConfig, labels, podSelector,
     publishNotReadyAddresses: props.publishNotReadyAddresses ?? false, networkPolicy: props.networkPolicy ?? true,
-    env, registration, mesh,
+    trafficDistribution, env, registration, mesh,
   };
 }
 
@@ -129,7 +137,7 @@ function checkHealthPort(scope: Construct, ports: readonly ResolvedPort[], healt
   }
 }
 
-function resolvePorts(scope: Construct, ports: ServicePortOptions[]): ResolvedPort[] {
+export function resolvePorts(scope: Construct, ports: ServicePortOptions[]): ResolvedPort[] {
   if (!Array.isArray(ports) || ports.length === 0) invalid(scope, 'ports', ports, 'must declare at least one named port');
   const v = new ValidationPass();
   const resolved = ports.map((p, i) => ({

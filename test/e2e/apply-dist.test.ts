@@ -4,7 +4,7 @@ import { ConsulCluster } from '../../lib';
 import type { KubeObject } from '../support/schema';
 import { findObject, synthChart } from '../support/synth';
 import { ApiServer, startApiServer } from './support/apiserver';
-import { admitPods, serverSideApply, servable, UNSERVABLE_GROUPS } from './support/apply';
+import { admitPods, gatewayApiCrds, installCrds, serverSideApply, servable, UNSERVABLE_GROUPS } from './support/apply';
 import { cleanService, distCharts, GOSSIP, refOf, representativeCharts, restrictedChart, SynthesizedChart } from './support/charts';
 
 // Every synthesized object goes to a real kube-apiserver (v1.36, Pod Security admission, strict
@@ -15,6 +15,8 @@ let api: ApiServer;
 
 beforeAll(async () => {
   api = await startApiServer();
+  // exposeVia's HTTPRoutes, GRPCRoutes and ReferenceGrants are custom resources.
+  await installCrds(api, gatewayApiCrds());
 });
 
 afterAll(async () => {
@@ -48,6 +50,22 @@ describe('a real kube-apiserver', () => {
 
   it.each(charts.map((c) => [c.name, c] as const))('admits the pod of every workload of %s under Pod Security "restricted"', async (_name, chart) => {
     await admitPods(api, servable(chart.objects).applied);
+  });
+
+  it('stores the Gateway API routes, the ReferenceGrants and every trafficDistribution as sent (nothing pruned)', async () => {
+    const get = async (kind: string, name: string, namespace: string) => JSON.parse((await api.kubectl(['get', kind, name, '-n', namespace, '-o', 'json'])).stdout);
+    const sent = (kind: string, name: string) => charts.flatMap((c) => c.objects).find((o) => o.kind === kind && o.metadata.name === name)!;
+    for (const [kind, name, namespace] of [
+      ['HTTPRoute', 'payment-service-http', 'production'], ['HTTPRoute', 'api-service-http', 'rep-gateway'],
+      ['GRPCRoute', 'api-service-grpc', 'rep-gateway'], ['ReferenceGrant', 'rep-gateway-api-service-grpc', 'rep-exposed'],
+    ]) {
+      expect((await get(kind.toLowerCase(), name, namespace)).spec, `${kind} ${namespace}/${name}`).toMatchObject(sent(kind, name).spec);
+    }
+    for (const [name, value] of [['plain-service', 'PreferSameNode'], ['catalog-service', 'PreferSameZone']]) {
+      expect((await get('service', name, 'rep-services')).spec.trafficDistribution).toBe(value);
+    }
+    expect((await get('endpointslice', 'ledger-db-ipv4', 'production')).endpoints.map((e: any) => e.addresses[0])).toEqual(['192.0.2.20', '192.0.2.21']);
+    expect((await get('service', 'fraud-api', 'rep-exposed')).spec.externalName).toBe('fraud.example.com');
   });
 
   it('leaves out only the consul-k8s custom resources, whose CRDs cannot be installed here', () => {
@@ -101,6 +119,12 @@ describe('the real kube-apiserver refuses, on a clean service', () => {
     const objects = cleanService('mutations');
     mutate(objects);
     await expect(serverSideApply(api, objects)).rejects.toThrow(message);
+  });
+
+  it('trafficDistribution PreferClose, deprecated in 1.36 (TrafficDistribution.PREFER_CLOSE warns at synthesis too)', async () => {
+    const objects = cleanService('mutations');
+    findObject(objects, 'Service', 'svc').spec.trafficDistribution = 'PreferClose';
+    await expect(serverSideApply(api, objects)).rejects.toThrow(/spec.trafficDistribution: "PreferClose" is deprecated; use "PreferSameZone"/);
   });
 
   it('agents with hostPorts (the agentHostPorts opt-in) in a restricted namespace', async () => {

@@ -37,6 +37,9 @@ const INTERNET = 'internet 203.0.113.10';
 const CONSUL_K8S = 'consul-k8s/app=consul';
 // The API server endpoint the example's servers call for TokenReview (consul-k8s's Kubernetes auth method).
 const API_SERVER = 'ipBlock 10.0.0.10/32';
+// The example's Gateway data plane (Envoy Gateway's proxies for `edge`) and its external ledger database.
+const GATEWAY = 'envoy-gateway-system/gateway.envoyproxy.io/owning-gateway-name=edge';
+const LEDGER = ['ipBlock 192.0.2.20/32', 'ipBlock 192.0.2.21/32'];
 
 const elsewhere = (id: string, labels: Record<string, string>, origin: string): Omit<PeerDraft, 'workload'> => ({
   id, pod: { namespace: 'elsewhere', namespaceLabels: {}, labels }, ports: [], origin,
@@ -95,6 +98,8 @@ const EXPECTED: Need[] = [
     "mesh control plane: consul-dataplane's xDS over gRPC; connect-init logs in over gRPC and polls the catalog over the HTTP API (consul-k8s connect-init/command.go)")),
   need(CONSUL_K8S, SERVERS, ['8502/TCP', '8500/TCP'], "consul-k8s's connect-injector and server-acl-init: catalog registration and config entries over the HTTP API, server discovery over gRPC"),
   need(SERVERS, API_SERVER, ['6443/TCP'], "consul-k8s's Kubernetes auth method: the servers review mesh pods' tokens with the API server"),
+  need(GATEWAY, PAYMENT, ['8080/TCP'], "gateway: payment-service.exposeVia(edge): the Gateway's proxies reach the exposed port"),
+  ...LEDGER.map((address) => need(ORDER, address, ['5432/TCP'], 'external binding: order-service discover()s the ledger-db ExternalService at its fixed addresses')),
 ];
 
 /** Flows that must stay denied, whatever else changes. */
@@ -117,6 +122,9 @@ const MUST_DENY: { flow: string; why: string }[] = [
   { flow: `${AGENTS} -> ${PAYMENT} 9090/TCP`, why: "the agents reach a registered service on its check port only" },
   { flow: `${CONSUL_LABELLED} -> ${SERVERS} 8502/TCP`, why: 'a registering (non-mesh) pod never reaches the servers' },
   { flow: `${CONSUL_K8S} -> ${AGENTS} 8500/TCP`, why: 'consul-k8s talks to the servers only' },
+  { flow: `${GATEWAY} -> ${PAYMENT} 9090/TCP`, why: 'the Gateway reaches only the exposed port (not metrics)' },
+  { flow: `${GATEWAY} -> ${ORDER} 8080/TCP`, why: 'the Gateway reaches only exposed services' },
+  { flow: `${PAYMENT} -> ${LEDGER[0]} 5432/TCP`, why: 'only the consumer of an external service reaches it' },
 ];
 
 const keysOf = (needs: readonly Need[]) => needs.flatMap((n) => n.ports.map((p) => `${n.from} -> ${n.to} ${p}`));
@@ -143,7 +151,7 @@ describe('the NetworkPolicies of dist/, evaluated by cyclonus', () => {
   it('models one pod per workload of dist/, plus the peers the policies name (cluster DNS, consul-k8s, the API server)', () => {
     expect(model.peers.filter((p) => p.workload).map((p) => p.id).sort()).toEqual([...WORKLOADS].sort());
     const extraIds = new Set(EXTRA_PEERS.map((p) => p.id));
-    expect(model.peers.filter((p) => !p.workload && !extraIds.has(p.id)).map((p) => p.id).sort()).toEqual([CONSUL_K8S, API_SERVER, KUBE_DNS].sort());
+    expect(model.peers.filter((p) => !p.workload && !extraIds.has(p.id)).map((p) => p.id).sort()).toEqual([CONSUL_K8S, API_SERVER, KUBE_DNS, GATEWAY, ...LEDGER].sort());
     // The mesh pods' injected sidecar listener is in the model although no container declares it.
     expect(model.peers.find((p) => p.id === INVENTORY)?.ports).toContainEqual({ port: 20000, protocol: 'TCP' });
   });

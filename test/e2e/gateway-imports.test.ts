@@ -2,12 +2,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Chart, Testing, Yaml } from 'cdk8s';
+import { Chart, Testing } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as gw from '../../lib/gateway/imports/gateway.networking.k8s.io';
 import type { KubeObject } from '../support/schema';
 import { ApiServer, startApiServer } from './support/apiserver';
-import { serverSideApply } from './support/apply';
+import { installCrds, serverSideApply } from './support/apply';
 
 /**
  * lib/gateway/imports is build output of the Gateway API CRDs (tools/import-crds.sh: the CRDs
@@ -90,9 +90,7 @@ describe('lib/gateway/imports', () => {
   });
 
   it('builds objects that a real kube-apiserver with the same CRDs accepts, server-side and strict, without pruning a field', async () => {
-    await api.kubectl(['apply', '--server-side', '--field-manager=discovery-kit-crds', '-f', crds]);
-    const names = Yaml.load(crds).filter(Boolean).map((crd: KubeObject) => `crd/${crd.metadata.name}`);
-    await api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+    await installCrds(api, crds);
     const objects = gatewayChart();
     expect(objects.map((o) => `${o.apiVersion} ${o.kind}`).slice(2)).toEqual([
       'gateway.networking.k8s.io/v1 GatewayClass', 'gateway.networking.k8s.io/v1 Gateway', 'gateway.networking.k8s.io/v1 HTTPRoute',

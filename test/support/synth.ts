@@ -1,9 +1,11 @@
 import { App, Chart, Testing } from 'cdk8s';
 import { registerConsulCrdValidators } from './consul-crds';
+import { registerGatewayValidators } from './gateway-crds';
 import { KubeObject, validateSchema } from './schema';
 
 // Custom resources the package emits are checked against their CRD schemas, like built-ins.
 registerConsulCrdValidators();
+registerGatewayValidators();
 
 /**
  * Synthesizes a chart the way `cdk8s synth` does and validates every object against the

@@ -1,3 +1,7 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Yaml } from 'cdk8s';
 import type { KubeObject } from '../../support/schema';
 import type { ApiServer } from './apiserver';
@@ -77,4 +81,26 @@ export async function admitPods(api: ApiServer, objects: readonly KubeObject[]):
   if (pods.length === 0) return;
   const { stderr } = await api.kubectl(['create', '--dry-run=server', '--warnings-as-errors', '-f', '-'], Yaml.stringify(...pods));
   if (stderr.trim() !== '') throw new Error(`kubectl create printed on stderr:\n${stderr}`);
+}
+
+/** Installs the CustomResourceDefinitions of a YAML file and waits until the API server serves them. */
+export async function installCrds(api: ApiServer, crdsFile: string): Promise<void> {
+  await api.kubectl(['apply', '--server-side', '--field-manager=discovery-kit-crds', '-f', crdsFile]);
+  const names = Yaml.load(crdsFile).filter(Boolean).map((crd: KubeObject) => `crd/${crd.metadata.name}`);
+  await api.kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
+}
+
+/**
+ * The Gateway API CRDs lib/gateway/imports was generated from: tools/import-crds.sh (cached
+ * once per machine) prints their path; the classes it regenerates go to a scratch folder.
+ */
+export function gatewayApiCrds(): string {
+  const scratch = mkdtempSync(join(tmpdir(), 'dk-gateway-crds-'));
+  try {
+    const run = spawnSync('sh', [join(__dirname, '..', '..', '..', 'tools', 'import-crds.sh'), scratch], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (run.status !== 0) throw new Error(`tools/import-crds.sh failed (${run.error?.message ?? run.status}):\n${run.stderr}`);
+    return run.stdout.trim();
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
 }

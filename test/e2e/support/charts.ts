@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { App, Chart, Duration, Testing, Yaml } from 'cdk8s';
 import fc from 'fast-check';
 import {
-  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, GossipEncryption,
-  HealthSpec, MeshProtocol, RestrictedNamespace,
+  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, ExternalService, Gateway,
+  GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace, TrafficDistribution,
 } from '../../../lib';
 import { EVERY_SERVICE_PROP } from '../../support/every-prop';
 import type { KubeObject } from '../../support/schema';
@@ -107,7 +107,7 @@ export function representativeCharts(): SynthesizedChart[] {
   });
 
   const services = restrictedChart(app, 'rep-services');
-  const plain = new DiscoverableService(services, 'plain-service', { image: 'ghcr.io/acme/plain-service:1.0.0' });
+  const plain = new DiscoverableService(services, 'plain-service', { image: 'ghcr.io/acme/plain-service:1.0.0', trafficDistribution: TrafficDistribution.PREFER_SAME_NODE });
   const agentRegistered = new DiscoverableService(services, 'payment-service', {
     image: 'ghcr.io/acme/payment-service:1.8.2',
     ports: [{ name: 'http', port: 80, containerPort: 8080 }, { name: 'grpc', port: 9090, appProtocol: 'grpc' }],
@@ -119,6 +119,7 @@ export function representativeCharts(): SynthesizedChart[] {
   });
   const catalogSynced = new DiscoverableService(services, 'catalog-service', {
     image: 'ghcr.io/acme/catalog-service:4.0.1',
+    trafficDistribution: TrafficDistribution.PREFER_SAME_ZONE,
     registration: new ConsulCatalogSync({ tags: ['v4'], meta: { team: 'catalog' } }),
   });
   const leaseRegistered = new DiscoverableService(services, 'user-service', {
@@ -128,6 +129,24 @@ export function representativeCharts(): SynthesizedChart[] {
   });
   for (const target of [agentRegistered, catalogSynced, leaseRegistered]) plain.discover(target);
   new DiscoverableService(services, 'construct-id', EVERY_SERVICE_PROP);
+
+  // A Gateway that keeps its routes in its own namespace: the routes cross namespaces to the
+  // Services, which ReferenceGrants allow; and an ExternalName target.
+  restrictedChart(app, 'rep-gateway');
+  const exposed = restrictedChart(app, 'rep-exposed');
+  const edge = Gateway.fromAttributes({
+    name: 'edge', namespace: 'rep-gateway', sectionName: 'https', routeNamespace: 'rep-gateway',
+    podSelector: { 'gateway.networking.k8s.io/gateway-name': 'edge' },
+  });
+  const api = new DiscoverableService(exposed, 'api-service', {
+    image: 'ghcr.io/acme/api-service:1.0.0',
+    ports: [{ name: 'http', port: 8080 }, { name: 'grpc', port: 9090, appProtocol: 'grpc' }],
+  });
+  api.exposeVia(edge, { hostnames: ['api.example.com', '*.api.example.com'], matches: [{ pathPrefix: '/v1', method: 'GET', headers: { 'x-tenant': 'acme' } }] });
+  api.exposeVia(edge, { port: 'grpc', matches: [{ grpcService: 'api.v1.Api', grpcMethod: 'Get' }] });
+  api.discover(new ExternalService(exposed, 'fraud-api', {
+    ports: [{ name: 'https', port: 443, appProtocol: 'https' }], externalName: 'fraud.example.com', egress: [{ ipBlock: { cidr: '198.51.100.0/24' } }],
+  }));
 
   const mesh = restrictedChart(app, 'rep-mesh');
   const inventory = new DiscoverableService(mesh, 'inventory-service', {
