@@ -26,42 +26,49 @@ export function networkPolicies(spec: ResolvedConsulCluster): Readonly<Record<Ro
   const meshApi = [policyPort(CONSUL_PORTS.grpc), policyPort(apiPort(spec.tls !== undefined))];
   const meshPods: k8s.NetworkPolicyPeer = { namespaceSelector: {}, podSelector: { matchLabels: { [CONSUL_MESH_LABEL]: spec.name } } };
   const http = policyPorts(httpPorts(spec));
-  const scrapes: k8s.NetworkPolicyIngressRule[] = metricsScrapers ? [{ from: metricsScrapers, ports: http }] : [];
+  const scrapes: Reasoned<k8s.NetworkPolicyIngressRule>[] = metricsScrapers ? [['metrics: scrapers read telemetry', { from: metricsScrapers, ports: http }]] : [];
+  const dns = 'DNS: cluster DNS';
   return {
-    server: {
-      ...policyMetadata(spec, 'server'),
-      ingress: [
-        { from: [servers], ports: serverToServer },
-        { from: [agents], ports: rpcAndSerfLan },
-        { from: clusterDns.peers, ports: policyPorts(tcpAndUdp('dns', CONSUL_PORTS.dns)) },
-        // Only mesh pods and consul-k8s reach the servers directly; registering pods use their
-        // node's agent and never reach the servers' API.
-        { from: [meshPods], ports: meshApi },
-        ...(consulK8s ? [{ from: [podsIn(consulK8s.namespace, CONSUL_K8S_POD_SELECTOR)], ports: meshApi }] : []),
-        ...(uiAccess ? [{ from: uiAccess, ports: http }] : []),
-        ...scrapes,
-      ],
-      egress: [
-        { to: [servers], ports: serverToServer },
-        { to: [agents], ports: serfLan },
-        // The Kubernetes auth method: servers review mesh pods' tokens with the API server.
-        ...(consulK8s ? [{ to: consulK8s.apiServer, ports: [policyPort(consulK8s.apiServerPort)] }] : []),
-        clusterDns.egress,
-      ],
-    },
-    agent: {
-      ...policyMetadata(spec, 'agent'),
-      ingress: [
-        { from: [servers, agents], ports: serfLan },
-        { from: [clients], ports: policyPorts(clientPorts(spec)) },
-        ...scrapes,
-      ],
-      egress: [
-        { to: [servers], ports: rpcAndSerfLan },
-        { to: [agents], ports: serfLan },
-        clusterDns.egress,
-      ],
-    },
+    server: withReasons(spec, 'server', [
+      ['registry: server RPC and gossip among servers', { from: [servers], ports: serverToServer }],
+      ['registry: agents reach the servers (RPC, LAN gossip)', { from: [agents], ports: rpcAndSerfLan }],
+      ['DNS: cluster DNS forwards the Consul domain', { from: clusterDns.peers, ports: policyPorts(tcpAndUdp('dns', CONSUL_PORTS.dns)) }],
+      // Only mesh pods and consul-k8s reach the servers directly; registering pods use their
+      // node's agent and never reach the servers' API.
+      ['mesh: sidecars reach the control plane', { from: [meshPods], ports: meshApi }],
+      ...(consulK8s ? [['mesh: consul-k8s control plane', { from: [podsIn(consulK8s.namespace, CONSUL_K8S_POD_SELECTOR)], ports: meshApi }]] as Reasoned<k8s.NetworkPolicyIngressRule>[] : []),
+      ...(uiAccess ? [['UI: opted-in users', { from: uiAccess, ports: http }]] as Reasoned<k8s.NetworkPolicyIngressRule>[] : []),
+      ...scrapes,
+    ], [
+      ['registry: server RPC and gossip among servers', { to: [servers], ports: serverToServer }],
+      ['registry: LAN gossip', { to: [agents], ports: serfLan }],
+      // The Kubernetes auth method: servers review mesh pods' tokens with the API server.
+      ...(consulK8s ? [['mesh: TokenReview for the Kubernetes auth method', { to: consulK8s.apiServer, ports: [policyPort(consulK8s.apiServerPort)] }]] as Reasoned<k8s.NetworkPolicyEgressRule>[] : []),
+      [dns, clusterDns.egress],
+    ]),
+    agent: withReasons(spec, 'agent', [
+      ['registry: LAN gossip', { from: [servers, agents], ports: serfLan }],
+      ['registry: labelled clients use their node\'s agent', { from: [clients], ports: policyPorts(clientPorts(spec)) }],
+      ...scrapes,
+    ], [
+      ['registry: agents reach the servers (RPC, LAN gossip)', { to: [servers], ports: rpcAndSerfLan }],
+      ['registry: LAN gossip', { to: [agents], ports: serfLan }],
+      [dns, clusterDns.egress],
+    ]),
+  };
+}
+
+/** A rule and why it exists, for the connectivity report. */
+type Reasoned<R> = readonly [string, R];
+
+function withReasons(
+  spec: ResolvedConsulCluster, role: Role, ingress: Reasoned<k8s.NetworkPolicyIngressRule>[], egress: Reasoned<k8s.NetworkPolicyEgressRule>[],
+): PodNetworkPolicyProps {
+  return {
+    ...policyMetadata(spec, role),
+    ingress: ingress.map(([, rule]) => rule),
+    egress: egress.map(([, rule]) => rule),
+    reasons: { ingress: () => ingress.map(([why]) => why), egress: () => egress.map(([why]) => why) },
   };
 }
 

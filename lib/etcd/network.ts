@@ -36,5 +36,9 @@ export function networkPolicy(spec: ResolvedEtcdCluster): PodNetworkPolicyProps 
     podSelector: spec.podSelector,
     ingress: [{ from: [members], ports: memberPorts }, { from: [clients], ports: [policyPort(CLIENT_PORT)] }],
     egress: [{ to: [members], ports: memberPorts }, spec.clusterDnsEgress],
+    reasons: {
+      ingress: () => ['registry: members replicate (peer and client port)', 'registry: labelled clients'],
+      egress: () => ['registry: members replicate (peer and client port)', 'DNS: cluster DNS'],
+    },
   };
 }
