@@ -1,4 +1,5 @@
 import { App, Chart, Duration } from 'cdk8s';
+import { k8s } from 'cdk8s-plus-27';
 import {
   ConsulCluster, DiscoverableService, EtcdCluster, ExternalService, Gateway, GossipEncryption, MeshProtocol, RestrictedNamespace,
 } from '../lib';
@@ -98,6 +99,12 @@ export function addMeshChart(app: App, consul: ConsulCluster): void {
   checkout.discover(inventory);
 }
 
+/** The platform's Prometheus, which may scrape the registries' metrics. */
+const PROMETHEUS: k8s.NetworkPolicyPeer = {
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } },
+  podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
+};
+
 /** The `etcd` chart: a 3-member etcd cluster with client and peer TLS that services register in with leases. */
 export function addEtcdChart(app: App): EtcdCluster {
   const chart = new Chart(app, 'etcd', { namespace: 'etcd', disableResourceNameHashes: true });
@@ -108,6 +115,7 @@ export function addEtcdChart(app: App): EtcdCluster {
     // Certificates for the members (their names: cluster.serverDnsNames) and their CA.
     clientTls: { secretName: 'etcd-client-tls' },
     peerTls: { secretName: 'etcd-peer-tls' },
+    metricsScrapers: [PROMETHEUS],
   });
 }
 

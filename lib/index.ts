@@ -9,6 +9,8 @@ export type { SecretKeyReference, TlsSecretReference } from './core/secret';
 export { HealthScheme, HealthSpec } from './core/health';
 export type { HealthSpecProps, HttpCheckOptions, StartupCheckOptions, ResolvedHealth, ResolvedHttpCheck, RegistryHealthCheck } from './core/health';
 export type { ComputeResources, ResourceRequirements } from './core/resources';
+export { VolumeClaimRetention } from './core/placement';
+export type { PodPlacement, StatefulUpgradeOptions, VolumeClaimRetentionPolicy } from './core/placement';
 export { DEFAULT_NDOTS } from './core/dns-config';
 export { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ETCD_CLIENT_LABEL, KUBE_DNS_PEER, PodNetworkPolicy, setClusterDns } from './core/network-policy';
 export type { ClusterDnsOptions, PodNetworkPolicyProps } from './core/network-policy';

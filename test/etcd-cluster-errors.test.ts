@@ -1,6 +1,6 @@
-import { Duration } from 'cdk8s';
+import { Duration, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { DiscoveryKitValidationError, EtcdCluster, EtcdClusterProps, EtcdTlsOptions } from '../lib';
+import { DiscoveryKitValidationError, EtcdCluster, EtcdClusterProps, EtcdTlsOptions, VolumeClaimRetention } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { testChart } from './support/synth';
 
@@ -92,5 +92,39 @@ describe('EtcdCluster rejects bad input at synth time', () => {
 
   it('accepts images whose tag names no version, which it cannot check', () => {
     expect(() => new EtcdCluster(testChart(), 'etcd', { image: `mirror.internal/etcd@sha256:${'a'.repeat(64)}` })).not.toThrow();
+  });
+});
+
+describe('EtcdCluster placement, staged upgrades and metrics', () => {
+  it('renders placement, the update partition, the volume retention and the scrapers\' access', () => {
+    const chart = Testing.chart();
+    const prometheus = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } }, podSelector: { matchLabels: { app: 'prometheus' } } };
+    new EtcdCluster(chart, 'etcd', {
+      namespace: 'discovery',
+      placement: { nodeSelector: { 'node-role/registry': 'true' }, tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }], priorityClassName: 'registry-critical' },
+      upgrade: { updatePartition: 2, volumeClaimRetention: { whenScaled: VolumeClaimRetention.DELETE } },
+      metricsScrapers: [prometheus],
+    });
+    const objects = Testing.synth(chart);
+    const sts = objects.find((o) => o.kind === 'StatefulSet');
+    expect(sts.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { partition: 2 } });
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Delete' });
+    expect(sts.spec.template.spec).toMatchObject({
+      nodeSelector: { 'node-role/registry': 'true' }, priorityClassName: 'registry-critical',
+      tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }],
+    });
+    const policy = objects.find((o) => o.kind === 'NetworkPolicy');
+    expect(policy.spec.ingress).toContainEqual({ from: [prometheus], ports: [{ port: 8080, protocol: 'TCP' }] });
+  });
+
+  it('reports every bad placement and upgrade value at once', () => {
+    const error = rejectionOf((chart) => new EtcdCluster(chart, 'etcd', {
+      placement: { priorityClassName: 'Critical', tolerations: [{ key: 'registry', operator: 'Exists', value: 'yes' }, { key: 'x', effect: 'NoSchedule', tolerationSeconds: 30 }] },
+      upgrade: { updatePartition: 4, volumeClaimRetention: { whenDeleted: 'Keep' as VolumeClaimRetention } },
+    }));
+    expect(error.problems.map((p) => p.field)).toEqual([
+      'placement.priorityClassName', 'placement.tolerations[0].value', 'placement.tolerations[1].tolerationSeconds',
+      'updatePartition', 'volumeClaimRetention.whenDeleted',
+    ]);
   });
 });

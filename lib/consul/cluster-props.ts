@@ -1,6 +1,7 @@
 import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import type { ResourceRequirements } from '../core/resources';
+import { PodPlacement, StatefulUpgradeOptions } from '../core/placement';
 import type { SecretKeyReference, TlsSecretReference } from '../core/secret';
 import type { ConsulK8sOptions } from '../mesh/consul-k8s';
 
@@ -117,6 +118,15 @@ export interface ConsulClusterProps {
   readonly storageClassName?: string;
   /** Spread servers across `topology.kubernetes.io/zone` (DoNotSchedule, max skew 1). @default false */
   readonly spreadAcrossZones?: boolean;
+  /** Node selection, tolerations and priority of the servers. @default - any node, no tolerations, the default priority */
+  readonly serverPlacement?: PodPlacement;
+  /**
+   * Staged server upgrades (`updatePartition`) and what happens to their data volumes.
+   * The roll itself is quorum-safe by default: one server at a time, each a voter again
+   * before the next (`minReadySeconds`, see the README's upgrade procedure).
+   * @default - every server rolls; volumes are kept
+   */
+  readonly serverUpgrade?: StatefulUpgradeOptions;
   /** Resources of each server. @default - requests 250m CPU / 256Mi, limits 1 CPU / 512Mi */
   readonly serverResources?: ResourceRequirements;
   /** Resources of each client agent. @default - requests 100m CPU / 128Mi, limits 500m / 256Mi */

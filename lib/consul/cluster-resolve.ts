@@ -4,6 +4,7 @@ import { ConsulClusterProps, ConsulTlsOptions, GossipEncryption } from './cluste
 import { ResolvedConsulCluster, ResolvedConsulClusterTls, Role, objectName } from './cluster-spec';
 import { DEFAULT_CONSUL_IMAGE, checkIpv4Address } from './config';
 import { podDnsConfig } from '../core/dns-config';
+import { resolvePlacement, resolveStatefulUpgrade } from '../core/placement';
 import { recommendedLabels, selectorLabels } from '../core/labels';
 import { claimServiceNames } from '../core/name-claims';
 import { CONSUL_CLIENT_LABEL, checkPeers, clusterDnsEgress, clusterDnsPeers } from '../core/network-policy';
@@ -72,6 +73,8 @@ export function resolveConsulCluster(scope: IConstruct, id: string, props: Consu
     server: v.check(() => resolveResources(scope, 'serverResources', props.serverResources, SERVER_RESOURCES), {}),
     agent: v.check(() => resolveResources(scope, 'agentResources', props.agentResources, SMALL_SERVICE_RESOURCES), {}),
   };
+  const serverPlacement = v.check(() => resolvePlacement(scope, 'serverPlacement', props.serverPlacement), {});
+  const serverUpgrade = v.check(() => resolveStatefulUpgrade(scope, props.serverUpgrade ?? {}, replicas), {});
   const userLabels = props.labels ?? {};
   v.check(() => checkLabels(scope, 'labels', userLabels));
   const labelsOf = (role: Role) => recommendedLabels({ name: 'consul', instance: name, component: role, partOf: props.partOf });
@@ -92,6 +95,7 @@ export function resolveConsulCluster(scope: IConstruct, id: string, props: Consu
     autopilot: { cleanupDeadServers: props.autopilot?.cleanupDeadServers ?? true, lastContactThresholdMs, serverStabilizationTimeMs },
     storageSize, storageClassName,
     spreadAcrossZones: props.spreadAcrossZones ?? false,
+    serverPlacement, serverUpgrade,
     agentHostPorts: props.agentHostPorts ?? false,
     agentTolerations: props.agentTolerations ?? [{ operator: 'Exists' }],
     runAsUser, runAsGroup, resources, uiAccess, metricsScrapers, consulK8s, dnsClusterIp,

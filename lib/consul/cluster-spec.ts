@@ -33,6 +33,8 @@ export interface ResolvedConsulCluster {
   readonly storageSize: string;
   readonly storageClassName?: string;
   readonly spreadAcrossZones: boolean;
+  readonly serverPlacement: Pick<k8s.PodSpec, 'nodeSelector' | 'tolerations' | 'priorityClassName'>;
+  readonly serverUpgrade: Pick<k8s.StatefulSetSpec, 'updateStrategy' | 'persistentVolumeClaimRetentionPolicy'>;
   readonly agentHostPorts: boolean;
   readonly agentTolerations: k8s.Toleration[];
   readonly runAsUser: number;

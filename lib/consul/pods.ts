@@ -8,7 +8,7 @@ import { restrictedContainerSecurityContext } from '../core/security-context';
 export const READINESS_PERIOD_SECONDS = 3;
 
 /** What differs between the servers' and the agents' pods besides their role. */
-export type PodExtras = Pick<k8s.PodSpec, 'affinity' | 'topologySpreadConstraints' | 'volumes' | 'tolerations'>;
+export type PodExtras = Pick<k8s.PodSpec, 'affinity' | 'topologySpreadConstraints' | 'volumes' | 'tolerations' | 'nodeSelector' | 'priorityClassName'>;
 
 /** The pod template of a role: one Consul container, its config, entrypoint and Secrets. */
 export function podTemplate(spec: ResolvedConsulCluster, role: Role, extra: PodExtras): k8s.PodTemplateSpec {
@@ -32,6 +32,8 @@ export function podTemplate(spec: ResolvedConsulCluster, role: Role, extra: PodE
       affinity: extra.affinity,
       topologySpreadConstraints: extra.topologySpreadConstraints,
       tolerations: extra.tolerations,
+      nodeSelector: extra.nodeSelector,
+      priorityClassName: extra.priorityClassName,
       containers: [container(spec, role, secrets.map((v) => v.mount))],
       volumes: [
         { name: 'config', configMap: { name: objectName(spec, `${role}-config`) } },

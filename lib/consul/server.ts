@@ -31,7 +31,7 @@ export function serverStatefulSetSpec(spec: ResolvedConsulCluster): k8s.Stateful
     replicas: spec.replicas,
     // Start all servers at once: they need each other to elect a leader (and so to be Ready).
     podManagementPolicy: 'Parallel',
-    updateStrategy: { type: 'RollingUpdate' },
+    ...spec.serverUpgrade,
     // A restarted server is Ready before it votes; the next one waits until it does.
     minReadySeconds: serverMinReadySeconds(spec.autopilot.serverStabilizationTimeMs, READINESS_PERIOD_SECONDS),
     revisionHistoryLimit: 5,
@@ -44,6 +44,7 @@ export function serverStatefulSetSpec(spec: ResolvedConsulCluster): k8s.Stateful
       topologySpreadConstraints: spreadAcrossZones
         ? [{ maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule', labelSelector: { matchLabels: selector } }]
         : undefined,
+      ...spec.serverPlacement,
     }),
     volumeClaimTemplates: [{
       // Selector labels only: volume claim templates are immutable, so a changed label or

@@ -1,5 +1,7 @@
+import { k8s } from 'cdk8s-plus-27';
 import { Duration } from 'cdk8s';
 import type { ResourceRequirements } from '../core/resources';
+import { PodPlacement, StatefulUpgradeOptions } from '../core/placement';
 
 /**
  * The etcd project's own release image (distroless: no shell, etcd at /usr/local/bin/etcd).
@@ -40,6 +42,20 @@ export interface EtcdClusterProps {
    * @default 3
    */
   readonly replicas?: number;
+  /** Node selection, tolerations and priority of the members. @default - any node, no tolerations, the default priority */
+  readonly placement?: PodPlacement;
+  /**
+   * Staged upgrades (`updatePartition`) and what happens to the members' data volumes. The
+   * roll itself is quorum-safe by default: one member at a time, each Ready before the next.
+   * @default - every member rolls; volumes are kept
+   */
+  readonly upgrade?: StatefulUpgradeOptions;
+  /**
+   * Who may scrape the members' Prometheus metrics (plain HTTP `/metrics` on the `metrics`
+   * port, which also serves the kubelet's probes).
+   * @default - nobody
+   */
+  readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
   /** Allow `replicas: 1`, which tolerates no failure. Development only; synthesis warns. @default false */
   readonly allowSingleMember?: boolean;
   /**

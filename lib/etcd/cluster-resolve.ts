@@ -4,6 +4,8 @@ import { IConstruct } from 'constructs';
 import { DEFAULT_ETCD_IMAGE, EtcdClusterProps, MAX_ETCD_REPLICAS } from './cluster-props';
 import { ResolvedEtcdTls, TlsKind, resolveEtcdTls } from './tls';
 import { podDnsConfig } from '../core/dns-config';
+import { checkPeers } from '../core/network-policy';
+import { resolvePlacement, resolveStatefulUpgrade } from '../core/placement';
 import { HealthSpec, ResolvedHealth } from '../core/health';
 import { recommendedLabels, selectorLabels } from '../core/labels';
 import { claimServiceNames } from '../core/name-claims';
@@ -36,6 +38,9 @@ export interface ResolvedEtcdCluster {
   readonly namespace: string;
   readonly clusterDomain: string;
   readonly replicas: number;
+  readonly placement: Pick<k8s.PodSpec, 'nodeSelector' | 'tolerations' | 'priorityClassName'>;
+  readonly upgrade: Pick<k8s.StatefulSetSpec, 'updateStrategy' | 'persistentVolumeClaimRetentionPolicy'>;
+  readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
   readonly image: string;
   readonly quotaBytes: number;
   readonly storageSize: string;
@@ -91,6 +96,9 @@ export function resolveEtcdCluster(scope: IConstruct, props: EtcdClusterProps): 
   const resources = v.check(() => resolveResources(scope, 'resources', props.resources, ETCD_RESOURCES), {});
   const runAsUser = props.runAsUser ?? 10001;
   v.check(() => checkInteger(scope, 'runAsUser', runAsUser, 1, 2_147_483_647));
+  const placement = v.check(() => resolvePlacement(scope, 'placement', props.placement), {});
+  const upgrade = v.check(() => resolveStatefulUpgrade(scope, props.upgrade ?? {}, replicas), {});
+  const metricsScrapers = props.metricsScrapers && v.check(() => checkPeers(scope, 'metricsScrapers', props.metricsScrapers!));
   const userLabels = props.labels ?? {};
   v.check(() => checkLabels(scope, 'labels', userLabels));
   const recommended = recommendedLabels({ name: 'etcd', instance: name, component: 'etcd', partOf: props.partOf, version });
@@ -102,7 +110,7 @@ export function resolveEtcdCluster(scope: IConstruct, props: EtcdClusterProps): 
 
   // finish() threw unless every check passed, so the checked values are all defined.
   return {
-    name, namespace, clusterDomain, replicas, image, storageSize, storageClassName, retentionSeconds, resources, runAsUser,
+    name, namespace, clusterDomain, replicas, placement, upgrade, metricsScrapers, image, storageSize, storageClassName, retentionSeconds, resources, runAsUser,
     quotaBytes: quotaBytes!,
     health: health!,
     tls: Object.fromEntries(Object.entries(tls).filter(([, t]) => t !== undefined)),

@@ -42,8 +42,7 @@ export function statefulSetSpec(spec: ResolvedEtcdCluster): k8s.StatefulSetSpec 
     replicas: spec.replicas,
     // Members start together: a lone ordered first member could never reach quorum to turn Ready.
     podManagementPolicy: 'Parallel',
-    // One member at a time, each Ready before the next: quorum holds through rollouts.
-    updateStrategy: { type: 'RollingUpdate' },
+    ...spec.upgrade,
     revisionHistoryLimit: 5,
     selector: { matchLabels: spec.podSelector },
     template: {
@@ -62,6 +61,7 @@ export function statefulSetSpec(spec: ResolvedEtcdCluster): k8s.StatefulSetSpec 
           seccompProfile: { type: 'RuntimeDefault' },
         },
         affinity: affinity(spec),
+        ...spec.placement,
         containers: [etcdContainer(spec)],
         volumes: tls.length ? tls.map(([kind, secret]) => tlsVolume(kind, secret)) : undefined,
       },

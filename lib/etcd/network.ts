@@ -34,10 +34,17 @@ export function networkPolicy(spec: ResolvedEtcdCluster): PodNetworkPolicyProps 
     namespace: spec.namespace,
     labels: spec.labels,
     podSelector: spec.podSelector,
-    ingress: [{ from: [members], ports: memberPorts }, { from: [clients], ports: [policyPort(CLIENT_PORT)] }],
+    ingress: [
+      { from: [members], ports: memberPorts },
+      { from: [clients], ports: [policyPort(CLIENT_PORT)] },
+      ...(spec.metricsScrapers ? [{ from: spec.metricsScrapers, ports: [policyPort(METRICS_PORT)] }] : []),
+    ],
     egress: [{ to: [members], ports: memberPorts }, spec.clusterDnsEgress],
     reasons: {
-      ingress: () => ['registry: members replicate (peer and client port)', 'registry: labelled clients'],
+      ingress: () => [
+        'registry: members replicate (peer and client port)', 'registry: labelled clients',
+        ...(spec.metricsScrapers ? ['metrics: scrapers read /metrics'] : []),
+      ],
       egress: () => ['registry: members replicate (peer and client port)', 'DNS: cluster DNS'],
     },
   };
