@@ -156,6 +156,9 @@ ensure_tls() {
       "{\"tls.crt\":\"$(b64 "$(cat "$dir/ca.pem")")\",\"tls.key\":\"$(b64 "$(cat "$dir/ca-key.pem")")\"}"
   fi
   put_secret "$NAMESPACE" "$TLS_CA_SECRET" Opaque "{\"ca.crt\":\"$(b64 "$(cat "$dir/ca.pem")")\"}"
+  # The ACL phase verifies the servers with this CA (the job mounts none when it makes it).
+  cp "$dir/ca.pem" "$WORK/consul-ca.pem" || die "cannot write $WORK/consul-ca.pem"
+  case ${CONSUL_HTTP_ADDR:-} in https:*) export CONSUL_CACERT="$WORK/consul-ca.pem" ;; esac
 
   now=$(date +%s)
   renew_after=$((now + TLS_RENEW_DAYS * 86400))
