@@ -1,0 +1,226 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { App, Chart } from 'cdk8s';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsulCluster, GossipEncryption } from '../../lib/consul/cluster';
+import { ConsulBootstrap } from '../../lib/consul/bootstrap/bootstrap';
+import { consulBootstrapSecrets } from '../../lib/consul/bootstrap/props';
+import { ConsulServiceToken } from '../../lib/consul/bootstrap/service-token';
+import { ConsulTestCluster, LoopbackBlock, consulBinary, generatedConsul } from '../support/consul';
+import { Pod, Secrets, podWorkDir, sleep } from '../support/pod';
+import type { KubeObject } from '../support/schema';
+import { findObject, synthApp } from '../support/synth';
+import { ApiServer, startApiServer } from './support/apiserver';
+
+/**
+ * The ConsulBootstrap job's script, run as the synthesized Job's container (its env, its
+ * script ConfigMap mounted where the pod mounts it, a read-only root) against a real
+ * kube-apiserver and real Consul 1.8.7 servers and agents with ACLs on (default deny). The job
+ * talks to the API server with a token the TokenRequest API minted for its ServiceAccount,
+ * whose only permissions are the synthesized Role and the services' RoleBindings applied to
+ * that API server: a missing verb fails the run.
+ */
+
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+function platform(app: App): { bootstrap: ConsulBootstrap } {
+  const chart = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });
+  const s = consulBootstrapSecrets('consul');
+  // ConsulCluster still takes { secretName, secretKey } here (core's { secretName, key } once the cluster refactor lands).
+  const cluster = new ConsulCluster(chart, 'consul', {
+    developmentSingleServer: true,
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: s.gossipKey.secretName, secretKey: s.gossipKey.key }),
+    acl: { tokensSecret: { secretName: s.aclTokens.secretName, secretKey: s.aclTokens.key } },
+  });
+  // Consul 1.8.7 answers DNS with the anonymous token only.
+  const bootstrap = new ConsulBootstrap(chart, 'bootstrap', { cluster, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], anonymousDnsRead: true });
+  return { bootstrap };
+}
+
+function appChart(app: App, services: string[]): void {
+  const chart = new Chart(app, 'shop', { namespace: 'shop', disableResourceNameHashes: true });
+  const bootstrap = ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' });
+  for (const serviceName of services) new ConsulServiceToken(chart, serviceName, { bootstrap, serviceName, namespace: 'shop' });
+}
+
+function synth(services: string[]): KubeObject[] {
+  const app = new App();
+  platform(app);
+  appChart(app, services);
+  return synthApp(app);
+}
+
+describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', () => {
+  const objects = synth(['payment-service']);
+  const generated = generatedConsul(objects);
+  const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('consul-bootstrap-'))!;
+  const scripts = findObject(objects, 'ConfigMap', 'consul-bootstrap-scripts');
+  let api: ApiServer;
+  let cluster: ConsulTestCluster;
+  let block: LoopbackBlock;
+  const jobSecrets = new Secrets();
+  const workDir = podWorkDir('consul-bootstrap');
+  let runs = 0;
+
+  const kubectlJson = async (args: string[]) => JSON.parse((await api.kubectl([...args, '-o', 'json'])).stdout);
+  const secretValue = async (namespace: string, name: string, key: string) =>
+    Buffer.from((await kubectlJson(['-n', namespace, 'get', 'secret', name])).data[key], 'base64').toString('utf8');
+  const apply = (items: KubeObject[]) => api.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+
+  /** The Job's pod as kubelet runs it: its own service account token mounted, the API server's address in its env. */
+  function jobPod(): Pod {
+    runs += 1;
+    const spec = job.spec.template.spec;
+    const container = spec.containers[0];
+    const port = new URL(api.server).port;
+    return new Pod({
+      name: `consul-bootstrap-run-${runs}`,
+      address: block.app(runs),
+      container: {
+        ...container,
+        env: [...container.env, { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: port }],
+        volumeMounts: [...container.volumeMounts, { name: 'kube-api-access', mountPath: SA_DIR, readOnly: true }],
+      },
+      volumes: [...spec.volumes, { name: 'kube-api-access', secret: { secretName: 'kube-api-access' } }],
+      configMaps: { [scripts.metadata.name]: scripts.data },
+      secrets: jobSecrets,
+      binDir: dirname(consulBinary()),
+      rewrite: (value) => value.replace('consul-server.consul.svc.cluster.local', block.server(0)),
+      workDir,
+    });
+  }
+
+  async function runJob(): Promise<string> {
+    const pod = jobPod();
+    pod.start();
+    const code = await pod.exited;
+    expect(code, pod.log()).toBe(0);
+    return pod.log();
+  }
+
+  /** What a second run must leave alone: every Secret's resourceVersion and every token's accessor. */
+  async function state(): Promise<{ secrets: Record<string, string>; tokens: string[] }> {
+    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
+    const list = await kubectlJson(['get', 'secrets', '-A']);
+    const secrets = Object.fromEntries(list.items.map((s: any) => [`${s.metadata.namespace}/${s.metadata.name}`, s.metadata.resourceVersion]));
+    const { body } = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/tokens', { token: bootstrap });
+    return { secrets, tokens: (body as any[]).map((t) => `${t.AccessorID} ${t.Description}`).sort() };
+  }
+
+  beforeAll(async () => {
+    if (!process.env.DK_CONSUL_BIN) {
+      const result = spawnSync('sh', [join(__dirname, '..', '..', 'tools', 'ensure-consul.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (result.status !== 0) throw new Error('tools/ensure-consul.sh failed');
+      process.env.DK_CONSUL_BIN = result.stdout.trim().split('\n').at(-1);
+    }
+    api = await startApiServer();
+    await api.kubectl(['create', 'namespace', 'consul']);
+    await api.kubectl(['create', 'namespace', 'shop']);
+    await apply(objects);
+    const token = (await api.kubectl(['-n', 'consul', 'create', 'token', 'consul-bootstrap', '--duration=2h'])).stdout.trim();
+    const ca = readFileSync(JSON.parse(readFileSync(api.kubeconfig, 'utf8')).clusters[0].cluster['certificate-authority'], 'utf8');
+    jobSecrets.set('kube-api-access', { token, 'ca.crt': ca });
+    block = await LoopbackBlock.allocate();
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.cleanup();
+    await api?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('has exactly the permissions of the synthesized Role: its own Secrets by name, create, list ConfigMaps', async () => {
+    const can = async (verb: string, resource: string, namespace = 'consul') => {
+      const result = await api.kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as=system:serviceaccount:consul:consul-bootstrap']).catch((e) => ({ stdout: String(e) }));
+      return result.stdout.trim().endsWith('yes');
+    };
+    expect(await can('get', 'secrets/consul-bootstrap-token')).toBe(true);
+    expect(await can('update', 'secrets/consul-acl-tokens')).toBe(true);
+    expect(await can('get', 'secrets/someone-elses')).toBe(false);
+    expect(await can('list', 'secrets')).toBe(false);
+    expect(await can('delete', 'secrets/consul-acl-tokens')).toBe(false);
+    expect(await can('update', 'secrets/payment-service-consul-token', 'shop')).toBe(true);
+    expect(await can('get', 'secrets/other', 'shop')).toBe(false);
+  });
+
+  it('bootstraps a fresh cluster: gossip key first (the servers wait for it), then ACLs and every token, written through the API server', async () => {
+    const pod = jobPod();
+    pod.start();
+    // The servers cannot start before the gossip key exists: kubelet would hold them back.
+    let key = '';
+    for (const deadline = Date.now() + 60_000; !key; await sleep(500)) {
+      key = await secretValue('consul', 'consul-gossip-key', 'key').catch(() => '');
+      if (Date.now() > deadline) throw new Error(`no gossip key Secret:\n${pod.log()}`);
+    }
+    expect(Buffer.from(key, 'base64')).toHaveLength(32);
+    const secrets = new Secrets();
+    secrets.set('consul-gossip-key', { key });
+    cluster = await ConsulTestCluster.start(generated, { agents: 1, secrets, block });
+    expect(await pod.exited, pod.log()).toBe(0);
+    expect(pod.log()).toMatch(/bootstrapped ACLs/);
+
+    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
+    const self = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: bootstrap });
+    expect(self.body.Policies.map((p: any) => p.Name)).toEqual(['global-management']);
+    const fragment = JSON.parse(await secretValue('consul', 'consul-acl-tokens', 'tokens.json'));
+    const policiesOf = async (secretId: string) => {
+      const { body } = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: secretId });
+      return { policies: (body.Policies ?? []).map((p: any) => p.Name), identities: (body.ServiceIdentities ?? []).map((i: any) => i.ServiceName) };
+    };
+    expect(await policiesOf(fragment.acl.tokens.agent)).toEqual({ policies: ['consul-agent'], identities: [] });
+    expect(await policiesOf(fragment.acl.tokens.dns)).toEqual({ policies: ['consul-dns-read'], identities: [] });
+    const payment = await secretValue('shop', 'payment-service-consul-token', 'token');
+    expect(await policiesOf(payment)).toEqual({ policies: [], identities: ['payment-service'] });
+    const rules = (await cluster.api(cluster.servers[0], 'GET', '/v1/acl/policies', { token: bootstrap })).body as any[];
+    expect(rules.map((p) => p.Name).sort()).toEqual(['consul-agent', 'consul-dns-read', 'global-management']);
+  }, 240_000);
+
+  it('changes nothing on a second run: same tokens, no Secret written', async () => {
+    const before = await state();
+    const log = await runJob();
+    expect(log).not.toMatch(/created|updated|bootstrapped/);
+    expect(await state()).toEqual(before);
+  }, 120_000);
+
+  it('writes a deleted token Secret again, with the same token', async () => {
+    const token = await secretValue('shop', 'payment-service-consul-token', 'token');
+    await api.kubectl(['-n', 'shop', 'delete', 'secret', 'payment-service-consul-token']);
+    const log = await runJob();
+    expect(log).toMatch(/created Secret shop\/payment-service-consul-token/);
+    expect(await secretValue('shop', 'payment-service-consul-token', 'token')).toBe(token);
+  }, 120_000);
+
+  it('gives a newly declared service its token on the next run', async () => {
+    const added = synth(['payment-service', 'order-service']).filter((o) => o.metadata.namespace === 'shop' || /order-service/.test(o.metadata.name));
+    await apply(added);
+    const before = await state();
+    const log = await runJob();
+    expect(log).toMatch(/created token: discovery-kit consul: service shop\/order-service/);
+    const after = await state();
+    expect(after.tokens.length).toBe(before.tokens.length + 1);
+    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
+    const order = await secretValue('shop', 'order-service-consul-token', 'token');
+    const { body } = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: order });
+    expect(body.ServiceIdentities.map((i: any) => i.ServiceName)).toEqual(['order-service']);
+    expect(bootstrap).not.toBe(order);
+  }, 120_000);
+
+  it('lets an agent with the written agent token join, a service register with its written token, and DNS answer with ACLs on', async () => {
+    // kubelet projects the tokens Secret into the pods; 1.8.7 reads the fragment without acl.tokens.dns.
+    cluster.setTokensSecret(JSON.parse(await secretValue('consul', 'consul-acl-tokens', 'tokens.json')));
+    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
+    const agent = cluster.agents[0];
+    await cluster.waitForNode(agent, bootstrap, 60_000);
+    const token = await secretValue('shop', 'payment-service-consul-token', 'token');
+    await cluster.waitForServiceToken('payment-service', token, 90_000);
+    const registered = await cluster.api(agent, 'PUT', '/v1/agent/service/register', { token, body: { ID: 'payment-service-1', Name: 'payment-service', Port: 8080, Address: block.app(40) } });
+    expect(registered.status, JSON.stringify(registered.body)).toBe(200);
+    expect((await cluster.api(agent, 'PUT', '/v1/agent/service/register', { token, body: { ID: 'x', Name: 'order-service', Port: 1 } })).status).toBe(403);
+    let answers: string[] = [];
+    for (const deadline = Date.now() + 30_000; answers.length === 0 && Date.now() < deadline; await sleep(500)) answers = await cluster.srvAddresses('payment-service');
+    expect(answers).toEqual([block.app(40)]);
+    const keyring = await cluster.consul(cluster.servers[0], ['keyring', '-list'], bootstrap);
+    expect(keyring).toContain(await secretValue('consul', 'consul-gossip-key', 'key'));
+  }, 180_000);
+});
