@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,7 +88,7 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
       configMaps: { [scripts.metadata.name]: scripts.data },
       secrets: jobSecrets,
       binDir: dirname(consulBinary()),
-      rewrite: (value) => value.replace('consul-server.consul.svc.cluster.local', block.server(0)),
+      rewrite: (value) => value.replace('//consul-server.consul.svc.cluster.local:', `//${block.server(0)}:`),
       workDir,
     });
   }
@@ -223,4 +225,146 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     const keyring = await cluster.consul(cluster.servers[0], ['keyring', '-list'], bootstrap);
     expect(keyring).toContain(await secretValue('consul', 'consul-gossip-key', 'key'));
   }, 180_000);
+});
+
+/**
+ * `tls: true`: the same job generates the CA and the servers' certificate before the
+ * servers start, and real Consul 1.8.7 runs RPC TLS with them (verify_incoming,
+ * verify_outgoing, verify_server_hostname) and serves HTTPS with the generated certificate.
+ * Stand-in until the cluster uses auto_encrypt: the agent presents the server certificate too.
+ */
+describe('ConsulBootstrap with tls: true against a real kube-apiserver and real Consul 1.8.7', () => {
+  const app = new App();
+  const chart = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });
+  const s = consulBootstrapSecrets('consul');
+  const consul = new ConsulCluster(chart, 'consul', {
+    developmentSingleServer: true,
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: s.gossipKey.secretName, secretKey: s.gossipKey.key }),
+    acl: { tokensSecret: { secretName: s.aclTokens.secretName, secretKey: s.aclTokens.key } },
+    // Plain HTTP stays on for the test harness, which reaches pods by IP (the certificate names DNS names).
+    tls: { ca: { secretName: s.ca.secretName, secretKey: s.ca.key }, serverCertificate: s.serverCertificate, agentCertificate: s.serverCertificate, httpsOnly: false },
+  });
+  new ConsulBootstrap(chart, 'bootstrap', { cluster: consul, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], tls: true, anonymousDnsRead: true });
+  const objects = synthApp(app);
+  const generated = generatedConsul(objects);
+  const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('consul-bootstrap-'))!;
+  const scripts = findObject(objects, 'ConfigMap', 'consul-bootstrap-scripts');
+  let api: ApiServer;
+  let cluster: ConsulTestCluster;
+  let block: LoopbackBlock;
+  const jobSecrets = new Secrets();
+  const workDir = podWorkDir('consul-bootstrap-tls');
+  let runs = 0;
+
+  const secretData = async (name: string) => {
+    const data = JSON.parse((await api.kubectl(['-n', 'consul', 'get', 'secret', name, '-o', 'json'])).stdout).data as Record<string, string>;
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  };
+
+  function jobPod(): Pod {
+    runs += 1;
+    const spec = job.spec.template.spec;
+    const container = spec.containers[0];
+    return new Pod({
+      name: `consul-bootstrap-tls-run-${runs}`,
+      address: block.app(runs),
+      container: {
+        ...container,
+        env: [
+          ...container.env, { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: new URL(api.server).port },
+          // On loopback the Service name is rewritten to the server's IP, which the certificate does not name: verify the name DNS would have used.
+          { name: 'CONSUL_TLS_SERVER_NAME', value: 'consul-server.consul.svc.cluster.local' },
+        ],
+        volumeMounts: [...container.volumeMounts, { name: 'kube-api-access', mountPath: SA_DIR, readOnly: true }],
+      },
+      volumes: [...spec.volumes, { name: 'kube-api-access', secret: { secretName: 'kube-api-access' } }],
+      configMaps: { [scripts.metadata.name]: scripts.data },
+      secrets: jobSecrets,
+      binDir: dirname(consulBinary()),
+      rewrite: (value) => value.replace('//consul-server.consul.svc.cluster.local:', `//${block.server(0)}:`),
+      workDir,
+    });
+  }
+
+  beforeAll(async () => {
+    if (!process.env.DK_CONSUL_BIN) {
+      const result = spawnSync('sh', [join(__dirname, '..', '..', 'tools', 'ensure-consul.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (result.status !== 0) throw new Error('tools/ensure-consul.sh failed');
+      process.env.DK_CONSUL_BIN = result.stdout.trim().split('\n').at(-1);
+    }
+    api = await startApiServer();
+    await api.kubectl(['create', 'namespace', 'consul']);
+    await api.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
+    const token = (await api.kubectl(['-n', 'consul', 'create', 'token', 'consul-bootstrap', '--duration=2h'])).stdout.trim();
+    const ca = readFileSync(JSON.parse(readFileSync(api.kubeconfig, 'utf8')).clusters[0].cluster['certificate-authority'], 'utf8');
+    jobSecrets.set('kube-api-access', { token, 'ca.crt': ca });
+    block = await LoopbackBlock.allocate();
+  }, 180_000);
+
+  afterAll(async () => {
+    await cluster?.cleanup();
+    await api?.stop();
+    rmSync(workDir, { recursive: true, force: true });
+  });
+
+  it('generates the gossip key, CA and server certificate first; the servers start with them, join over TLS, and the ACLs are bootstrapped', async () => {
+    const pod = jobPod();
+    pod.start();
+    const secrets = new Secrets();
+    for (const name of [s.gossipKey.secretName, s.ca.secretName, s.serverCertificate.secretName]) {
+      for (const deadline = Date.now() + 60_000; ; await sleep(500)) {
+        const data = await secretData(name).catch(() => undefined);
+        if (data) { secrets.set(name, data); break; }
+        if (Date.now() > deadline) throw new Error(`no Secret ${name}:\n${pod.log()}`);
+      }
+    }
+    cluster = await ConsulTestCluster.start(generated, { agents: 1, secrets, block });
+    expect(await pod.exited, pod.log()).toBe(0);
+    expect(pod.log()).toMatch(/issued the server certificate/);
+    expect(pod.log()).toMatch(/bootstrapped ACLs/);
+
+    const server = await secretData(s.serverCertificate.secretName);
+    const ca = await secretData(s.ca.secretName);
+    const caKey = await secretData(s.caKey.secretName);
+    expect(caKey['tls.crt']).toBe(ca['ca.crt']);
+    const certFile = join(workDir, 'server.crt');
+    const caFile = join(workDir, 'ca.crt');
+    writeFileSync(certFile, server['tls.crt']);
+    writeFileSync(caFile, ca['ca.crt']);
+    const verified = spawnSync('openssl', ['verify', '-CAfile', caFile, certFile], { encoding: 'utf8' });
+    expect(verified.stdout).toContain(': OK');
+    const text = spawnSync('openssl', ['x509', '-in', certFile, '-noout', '-ext', 'subjectAltName'], { encoding: 'utf8' }).stdout;
+    for (const name of consul.tlsDnsNames.server) expect(text).toContain(`DNS:${name}`);
+
+    // The agent reaches the server over verified RPC TLS: its node is in the catalog with the written agent token.
+    cluster.setTokensSecret(JSON.parse((await secretData(s.aclTokens.secretName))[s.aclTokens.key]));
+    const bootstrap = (await secretData(s.bootstrapToken.secretName)).token;
+    await cluster.waitForNode(cluster.agents[0], bootstrap, 60_000);
+    // The server serves HTTPS with the generated certificate, verified with the generated CA.
+    const served = await new Promise<string>((resolve, reject) => {
+      const socket = connect({ host: block.server(0), port: 8501, ca: ca['ca.crt'], servername: 'server.dc1.consul' }, () => {
+        resolve(socket.getPeerCertificate().fingerprint256);
+        socket.end();
+      });
+      socket.on('error', reject);
+    });
+    expect(served).toBe(new X509Certificate(server['tls.crt']).fingerprint256);
+  }, 240_000);
+
+  it('keeps the certificates on the next run and issues the server certificate again when it is due, with the same CA', async () => {
+    const before = await secretData(s.serverCertificate.secretName);
+    const again = jobPod();
+    again.start();
+    expect(await again.exited, again.log()).toBe(0);
+    expect(await secretData(s.serverCertificate.secretName)).toEqual(before);
+    await api.kubectl(['-n', 'consul', 'annotate', '--overwrite', 'secret', s.serverCertificate.secretName, 'discovery-kit.io/not-after=1']);
+    const ca = await secretData(s.ca.secretName);
+    const renew = jobPod();
+    renew.start();
+    expect(await renew.exited, renew.log()).toBe(0);
+    const after = await secretData(s.serverCertificate.secretName);
+    expect(after['tls.crt']).not.toBe(before['tls.crt']);
+    expect(new X509Certificate(after['tls.crt']).verify(new X509Certificate(ca['ca.crt']).publicKey)).toBe(true);
+    expect(await secretData(s.ca.secretName)).toEqual(ca);
+  }, 120_000);
 });
