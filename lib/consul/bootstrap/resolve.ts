@@ -61,7 +61,8 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
   const namespace = v.check(() => checkDns1123Label(scope, 'cluster.namespace', cluster.namespace), 'invalid');
   const clusterDomain = v.check(() => checkDns1123Subdomain(scope, 'cluster.clusterDomain', cluster.clusterDomain), 'invalid');
   const serverPodSelector = v.check(() => checkPodSelector(scope, 'cluster.serverPodSelector', cluster.serverPodSelector, 'the Consul server pods'), {});
-  const httpPort = v.check(() => checkPort(scope, 'cluster.meshControlPlane.httpPort', cluster.meshControlPlane?.httpPort), CONSUL_PORTS.http);
+  const httpPort = v.check(() => checkPort(scope, 'cluster.meshControlPlane.httpPort',
+    checkPresent(scope, 'cluster.meshControlPlane', cluster.meshControlPlane, "the servers' API port").httpPort), CONSUL_PORTS.http);
   const apiServer = v.check(() => checkPeers(scope, 'apiServer',
     checkPresent(scope, 'apiServer', props.apiServer, "the Kubernetes API server's endpoints, for the bootstrap's egress")), []);
   const apiServerPort = v.check(() => checkPort(scope, 'apiServerPort', props.apiServerPort ?? 6443), 6443);
@@ -83,6 +84,10 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
   const secrets = resolveSecrets(v, scope, clusterName, props.secrets ?? {});
   const https = httpPort === CONSUL_PORTS.https;
   const tls = props.tls ?? false;
+  const datacenter = tls ? v.check(() => checkDns1123Label(scope, 'cluster.datacenter', cluster.datacenter), 'invalid') : cluster.datacenter;
+  const domain = tls ? v.check(() => checkDns1123Label(scope, 'cluster.domain', cluster.domain), 'invalid') : cluster.domain;
+  const dnsNames = tls ? v.check(() => checkPresent(scope, 'cluster.tlsDnsNames.server',
+    checkPresent(scope, 'cluster.tlsDnsNames', cluster.tlsDnsNames, 'the DNS names of the server certificate').server, 'the DNS names of the server certificate'), []) : [];
   const caCert = props.caCert && v.check(() => checkSecretKeyReference(scope, 'caCert', props.caCert!));
   if (https && !tls && !caCert) v.report(scope, 'caCert', undefined, 'must be set: the cluster serves HTTPS and the job must verify the servers with their CA (or set tls: true to generate it)');
   if (props.anonymousDnsRead && props.acl === false) v.report(scope, 'anonymousDnsRead', true, 'needs acl (the DNS policy is made by the ACL bootstrap)');
@@ -107,7 +112,7 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
     caCert: tls ? undefined : caCert,
     secrets,
     gossipKey: props.gossipKey ?? true,
-    tls: tls ? { caDays, serverDays, renewDays, datacenter: cluster.datacenter, domain: cluster.domain, dnsNames: cluster.tlsDnsNames.server } : undefined,
+    tls: tls ? { caDays, serverDays, renewDays, datacenter, domain, dnsNames } : undefined,
     acl: props.acl ?? true,
     anonymousDnsRead: props.anonymousDnsRead ?? false,
     schedule: reconcileMinutes === 60 ? '0 * * * *' : `*/${reconcileMinutes} * * * *`,
