@@ -53,88 +53,126 @@ function synth(services: string[]): KubeObject[] {
   return synthApp(app);
 }
 
-describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', () => {
-  const objects = synth(['payment-service']);
-  const generated = generatedConsul(objects);
-  const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('consul-bootstrap-'))!;
-  const scripts = findObject(objects, 'ConfigMap', 'consul-bootstrap-scripts');
-  let api: ApiServer;
-  let cluster: ConsulTestCluster;
-  let block: LoopbackBlock;
-  const jobSecrets = new Secrets();
-  const workDir = podWorkDir('consul-bootstrap');
-  let runs = 0;
+/**
+ * A real API server holding the synthesized objects, and the bootstrap Job's pod as kubelet
+ * runs it: its service account token (minted by the TokenRequest API) mounted where kubelet
+ * mounts it, the API server's address in its env, the servers' Service name rewritten to the
+ * loopback server's address.
+ */
+class JobHarness {
+  static async start(objects: KubeObject[], namespaces: string[], prefix: string, extraEnv: { name: string; value: string }[] = []): Promise<JobHarness> {
+    if (!process.env.DK_CONSUL_BIN) {
+      const result = spawnSync('sh', [join(__dirname, '..', '..', 'tools', 'ensure-consul.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+      if (result.status !== 0) throw new Error('tools/ensure-consul.sh failed');
+      process.env.DK_CONSUL_BIN = result.stdout.trim().split('\n').at(-1);
+    }
+    const api = await startApiServer();
+    const harness = new JobHarness(api, objects, await LoopbackBlock.allocate(), prefix, extraEnv);
+    try {
+      for (const namespace of namespaces) await api.kubectl(['create', 'namespace', namespace]);
+      await harness.apply(objects);
+      const token = (await api.kubectl(['-n', 'consul', 'create', 'token', 'consul-bootstrap', '--duration=2h'])).stdout.trim();
+      const ca = readFileSync(JSON.parse(readFileSync(api.kubeconfig, 'utf8')).clusters[0].cluster['certificate-authority'], 'utf8');
+      harness.secrets.set('kube-api-access', { token, 'ca.crt': ca });
+    } catch (error) {
+      await harness.stop();
+      throw error;
+    }
+    return harness;
+  }
 
-  const kubectlJson = async (args: string[]) => JSON.parse((await api.kubectl([...args, '-o', 'json'])).stdout);
-  const secretValue = async (namespace: string, name: string, key: string) =>
-    Buffer.from((await kubectlJson(['-n', namespace, 'get', 'secret', name])).data[key], 'base64').toString('utf8');
-  const apply = (items: KubeObject[]) => api.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  readonly workDir: string;
+  private readonly secrets = new Secrets();
+  private runs = 0;
 
-  /** The Job's pod as kubelet runs it: its own service account token mounted, the API server's address in its env. */
-  function jobPod(): Pod {
-    runs += 1;
-    const spec = job.spec.template.spec;
+  private constructor(readonly api: ApiServer, objects: KubeObject[], readonly block: LoopbackBlock, private readonly prefix: string,
+    private readonly extraEnv: { name: string; value: string }[]) {
+    this.job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('consul-bootstrap-'))!;
+    this.scripts = findObject(objects, 'ConfigMap', 'consul-bootstrap-scripts');
+    this.workDir = podWorkDir(prefix);
+  }
+
+  private readonly job: KubeObject;
+  private readonly scripts: KubeObject;
+
+  apply(items: KubeObject[]): Promise<unknown> {
+    return this.api.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+  }
+
+  /** A Secret's data, decoded. */
+  async secret(namespace: string, name: string): Promise<Record<string, string>> {
+    const data = JSON.parse((await this.api.kubectl(['-n', namespace, 'get', 'secret', name, '-o', 'json'])).stdout).data as Record<string, string>;
+    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
+  }
+
+  jobPod(): Pod {
+    this.runs += 1;
+    const spec = this.job.spec.template.spec;
     const container = spec.containers[0];
-    const port = new URL(api.server).port;
     return new Pod({
-      name: `consul-bootstrap-run-${runs}`,
-      address: block.app(runs),
+      name: `${this.prefix}-run-${this.runs}`,
+      address: this.block.app(this.runs),
       container: {
         ...container,
-        env: [...container.env, { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: port }],
+        env: [
+          ...container.env, { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: new URL(this.api.server).port },
+          ...this.extraEnv,
+        ],
         volumeMounts: [...container.volumeMounts, { name: 'kube-api-access', mountPath: SA_DIR, readOnly: true }],
       },
       volumes: [...spec.volumes, { name: 'kube-api-access', secret: { secretName: 'kube-api-access' } }],
-      configMaps: { [scripts.metadata.name]: scripts.data },
-      secrets: jobSecrets,
+      configMaps: { [this.scripts.metadata.name]: this.scripts.data },
+      secrets: this.secrets,
       binDir: dirname(consulBinary()),
-      rewrite: (value) => value.replace('//consul-server.consul.svc.cluster.local:', `//${block.server(0)}:`),
-      workDir,
+      rewrite: (value) => value.replace('//consul-server.consul.svc.cluster.local:', `//${this.block.server(0)}:`),
+      workDir: this.workDir,
     });
   }
 
-  async function runJob(): Promise<string> {
-    const pod = jobPod();
+  /** One run to completion; resolves with its log. */
+  async run(): Promise<string> {
+    const pod = this.jobPod();
     pod.start();
-    const code = await pod.exited;
-    expect(code, pod.log()).toBe(0);
+    expect(await pod.exited, pod.log()).toBe(0);
     return pod.log();
   }
+
+  async stop(): Promise<void> {
+    await this.api.stop();
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+}
+
+describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', () => {
+  const objects = synth(['payment-service']);
+  const generated = generatedConsul(objects);
+  let h: JobHarness;
+  let cluster: ConsulTestCluster;
+
+  const secretValue = async (namespace: string, name: string, key: string) => (await h.secret(namespace, name))[key];
+  const runJob = () => h.run();
 
   /** What a second run must leave alone: every Secret's resourceVersion and every token's accessor. */
   async function state(): Promise<{ secrets: Record<string, string>; tokens: string[] }> {
     const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
-    const list = await kubectlJson(['get', 'secrets', '-A']);
+    const list = JSON.parse((await h.api.kubectl(['get', 'secrets', '-A', '-o', 'json'])).stdout);
     const secrets = Object.fromEntries(list.items.map((s: any) => [`${s.metadata.namespace}/${s.metadata.name}`, s.metadata.resourceVersion]));
     const { body } = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/tokens', { token: bootstrap });
     return { secrets, tokens: (body as any[]).map((t) => `${t.AccessorID} ${t.Description}`).sort() };
   }
 
   beforeAll(async () => {
-    if (!process.env.DK_CONSUL_BIN) {
-      const result = spawnSync('sh', [join(__dirname, '..', '..', 'tools', 'ensure-consul.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-      if (result.status !== 0) throw new Error('tools/ensure-consul.sh failed');
-      process.env.DK_CONSUL_BIN = result.stdout.trim().split('\n').at(-1);
-    }
-    api = await startApiServer();
-    await api.kubectl(['create', 'namespace', 'consul']);
-    await api.kubectl(['create', 'namespace', 'shop']);
-    await apply(objects);
-    const token = (await api.kubectl(['-n', 'consul', 'create', 'token', 'consul-bootstrap', '--duration=2h'])).stdout.trim();
-    const ca = readFileSync(JSON.parse(readFileSync(api.kubeconfig, 'utf8')).clusters[0].cluster['certificate-authority'], 'utf8');
-    jobSecrets.set('kube-api-access', { token, 'ca.crt': ca });
-    block = await LoopbackBlock.allocate();
+    h = await JobHarness.start(objects, ['consul', 'shop'], 'consul-bootstrap');
   }, 180_000);
 
   afterAll(async () => {
     await cluster?.cleanup();
-    await api?.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it('has exactly the permissions of the synthesized Role: its own Secrets by name, create, list ConfigMaps', async () => {
     const can = async (verb: string, resource: string, namespace = 'consul') => {
-      const result = await api.kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as=system:serviceaccount:consul:consul-bootstrap']).catch((e) => ({ stdout: String(e) }));
+      const result = await h.api.kubectl(['auth', 'can-i', verb, resource, '-n', namespace, '--as=system:serviceaccount:consul:consul-bootstrap']).catch((e) => ({ stdout: String(e) }));
       return result.stdout.trim().endsWith('yes');
     };
     expect(await can('get', 'secrets/consul-bootstrap-token')).toBe(true);
@@ -147,7 +185,7 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
   });
 
   it('bootstraps a fresh cluster: gossip key first (the servers wait for it), then ACLs and every token, written through the API server', async () => {
-    const pod = jobPod();
+    const pod = h.jobPod();
     pod.start();
     // The servers cannot start before the gossip key exists: kubelet would hold them back.
     let key = '';
@@ -158,7 +196,7 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     expect(Buffer.from(key, 'base64')).toHaveLength(32);
     const secrets = new Secrets();
     secrets.set('consul-gossip-key', { key });
-    cluster = await ConsulTestCluster.start(generated, { agents: 1, secrets, block });
+    cluster = await ConsulTestCluster.start(generated, { agents: 1, secrets, block: h.block });
     expect(await pod.exited, pod.log()).toBe(0);
     expect(pod.log()).toMatch(/bootstrapped ACLs/);
 
@@ -187,7 +225,7 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
 
   it('writes a deleted token Secret again, with the same token', async () => {
     const token = await secretValue('shop', 'payment-service-consul-token', 'token');
-    await api.kubectl(['-n', 'shop', 'delete', 'secret', 'payment-service-consul-token']);
+    await h.api.kubectl(['-n', 'shop', 'delete', 'secret', 'payment-service-consul-token']);
     const log = await runJob();
     expect(log).toMatch(/created Secret shop\/payment-service-consul-token/);
     expect(await secretValue('shop', 'payment-service-consul-token', 'token')).toBe(token);
@@ -195,7 +233,7 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
 
   it('gives a newly declared service its token on the next run', async () => {
     const added = synth(['payment-service', 'order-service']).filter((o) => o.metadata.namespace === 'shop' || /order-service/.test(o.metadata.name));
-    await apply(added);
+    await h.apply(added);
     const before = await state();
     const log = await runJob();
     expect(log).toMatch(/created token: discovery-kit consul: service shop\/order-service/);
@@ -216,12 +254,12 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     await cluster.waitForNode(agent, bootstrap, 60_000);
     const token = await secretValue('shop', 'payment-service-consul-token', 'token');
     await cluster.waitForServiceToken('payment-service', token, 90_000);
-    const registered = await cluster.api(agent, 'PUT', '/v1/agent/service/register', { token, body: { ID: 'payment-service-1', Name: 'payment-service', Port: 8080, Address: block.app(40) } });
+    const registered = await cluster.api(agent, 'PUT', '/v1/agent/service/register', { token, body: { ID: 'payment-service-1', Name: 'payment-service', Port: 8080, Address: h.block.app(40) } });
     expect(registered.status, JSON.stringify(registered.body)).toBe(200);
     expect((await cluster.api(agent, 'PUT', '/v1/agent/service/register', { token, body: { ID: 'x', Name: 'order-service', Port: 1 } })).status).toBe(403);
     let answers: string[] = [];
     for (const deadline = Date.now() + 30_000; answers.length === 0 && Date.now() < deadline; await sleep(500)) answers = await cluster.srvAddresses('payment-service');
-    expect(answers).toEqual([block.app(40)]);
+    expect(answers).toEqual([h.block.app(40)]);
     const keyring = await cluster.consul(cluster.servers[0], ['keyring', '-list'], bootstrap);
     expect(keyring).toContain(await secretValue('consul', 'consul-gossip-key', 'key'));
   }, 180_000);
@@ -247,68 +285,22 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
   new ConsulBootstrap(chart, 'bootstrap', { cluster: consul, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], tls: true, anonymousDnsRead: true });
   const objects = synthApp(app);
   const generated = generatedConsul(objects);
-  const job = objects.find((o) => o.kind === 'Job' && o.metadata.name.startsWith('consul-bootstrap-'))!;
-  const scripts = findObject(objects, 'ConfigMap', 'consul-bootstrap-scripts');
-  let api: ApiServer;
+  let h: JobHarness;
   let cluster: ConsulTestCluster;
-  let block: LoopbackBlock;
-  const jobSecrets = new Secrets();
-  const workDir = podWorkDir('consul-bootstrap-tls');
-  let runs = 0;
-
-  const secretData = async (name: string) => {
-    const data = JSON.parse((await api.kubectl(['-n', 'consul', 'get', 'secret', name, '-o', 'json'])).stdout).data as Record<string, string>;
-    return Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
-  };
-
-  function jobPod(): Pod {
-    runs += 1;
-    const spec = job.spec.template.spec;
-    const container = spec.containers[0];
-    return new Pod({
-      name: `consul-bootstrap-tls-run-${runs}`,
-      address: block.app(runs),
-      container: {
-        ...container,
-        env: [
-          ...container.env, { name: 'KUBERNETES_SERVICE_HOST', value: '127.0.0.1' }, { name: 'KUBERNETES_SERVICE_PORT', value: new URL(api.server).port },
-          // On loopback the Service name is rewritten to the server's IP, which the certificate does not name: verify the name DNS would have used.
-          { name: 'CONSUL_TLS_SERVER_NAME', value: 'consul-server.consul.svc.cluster.local' },
-        ],
-        volumeMounts: [...container.volumeMounts, { name: 'kube-api-access', mountPath: SA_DIR, readOnly: true }],
-      },
-      volumes: [...spec.volumes, { name: 'kube-api-access', secret: { secretName: 'kube-api-access' } }],
-      configMaps: { [scripts.metadata.name]: scripts.data },
-      secrets: jobSecrets,
-      binDir: dirname(consulBinary()),
-      rewrite: (value) => value.replace('//consul-server.consul.svc.cluster.local:', `//${block.server(0)}:`),
-      workDir,
-    });
-  }
+  const secretData = (name: string) => h.secret('consul', name);
 
   beforeAll(async () => {
-    if (!process.env.DK_CONSUL_BIN) {
-      const result = spawnSync('sh', [join(__dirname, '..', '..', 'tools', 'ensure-consul.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-      if (result.status !== 0) throw new Error('tools/ensure-consul.sh failed');
-      process.env.DK_CONSUL_BIN = result.stdout.trim().split('\n').at(-1);
-    }
-    api = await startApiServer();
-    await api.kubectl(['create', 'namespace', 'consul']);
-    await api.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }));
-    const token = (await api.kubectl(['-n', 'consul', 'create', 'token', 'consul-bootstrap', '--duration=2h'])).stdout.trim();
-    const ca = readFileSync(JSON.parse(readFileSync(api.kubeconfig, 'utf8')).clusters[0].cluster['certificate-authority'], 'utf8');
-    jobSecrets.set('kube-api-access', { token, 'ca.crt': ca });
-    block = await LoopbackBlock.allocate();
+    // On loopback the Service name is rewritten to the server's IP, which the certificate does not name: verify the name DNS would have used.
+    h = await JobHarness.start(objects, ['consul'], 'consul-bootstrap-tls', [{ name: 'CONSUL_TLS_SERVER_NAME', value: 'consul-server.consul.svc.cluster.local' }]);
   }, 180_000);
 
   afterAll(async () => {
     await cluster?.cleanup();
-    await api?.stop();
-    rmSync(workDir, { recursive: true, force: true });
+    await h?.stop();
   });
 
   it('generates the gossip key, CA and server certificate first; the servers start with them, join over TLS, and the ACLs are bootstrapped', async () => {
-    const pod = jobPod();
+    const pod = h.jobPod();
     pod.start();
     const secrets = new Secrets();
     for (const name of [s.gossipKey.secretName, s.ca.secretName, s.serverCertificate.secretName]) {
@@ -318,7 +310,7 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
         if (Date.now() > deadline) throw new Error(`no Secret ${name}:\n${pod.log()}`);
       }
     }
-    cluster = await ConsulTestCluster.start(generated, { agents: 1, secrets, block });
+    cluster = await ConsulTestCluster.start(generated, { agents: 1, secrets, block: h.block });
     expect(await pod.exited, pod.log()).toBe(0);
     expect(pod.log()).toMatch(/issued the server certificate/);
     expect(pod.log()).toMatch(/bootstrapped ACLs/);
@@ -327,8 +319,8 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     const ca = await secretData(s.ca.secretName);
     const caKey = await secretData(s.caKey.secretName);
     expect(caKey['tls.crt']).toBe(ca['ca.crt']);
-    const certFile = join(workDir, 'server.crt');
-    const caFile = join(workDir, 'ca.crt');
+    const certFile = join(h.workDir, 'server.crt');
+    const caFile = join(h.workDir, 'ca.crt');
     writeFileSync(certFile, server['tls.crt']);
     writeFileSync(caFile, ca['ca.crt']);
     const verified = spawnSync('openssl', ['verify', '-CAfile', caFile, certFile], { encoding: 'utf8' });
@@ -342,7 +334,7 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     await cluster.waitForNode(cluster.agents[0], bootstrap, 60_000);
     // The server serves HTTPS with the generated certificate, verified with the generated CA.
     const served = await new Promise<string>((resolve, reject) => {
-      const socket = connect({ host: block.server(0), port: 8501, ca: ca['ca.crt'], servername: 'server.dc1.consul' }, () => {
+      const socket = connect({ host: h.block.server(0), port: 8501, ca: ca['ca.crt'], servername: 'server.dc1.consul' }, () => {
         resolve(socket.getPeerCertificate().fingerprint256);
         socket.end();
       });
@@ -353,15 +345,11 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
 
   it('keeps the certificates on the next run and issues the server certificate again when it is due, with the same CA', async () => {
     const before = await secretData(s.serverCertificate.secretName);
-    const again = jobPod();
-    again.start();
-    expect(await again.exited, again.log()).toBe(0);
+    await h.run();
     expect(await secretData(s.serverCertificate.secretName)).toEqual(before);
-    await api.kubectl(['-n', 'consul', 'annotate', '--overwrite', 'secret', s.serverCertificate.secretName, 'discovery-kit.io/not-after=1']);
+    await h.api.kubectl(['-n', 'consul', 'annotate', '--overwrite', 'secret', s.serverCertificate.secretName, 'discovery-kit.io/not-after=1']);
     const ca = await secretData(s.ca.secretName);
-    const renew = jobPod();
-    renew.start();
-    expect(await renew.exited, renew.log()).toBe(0);
+    await h.run();
     const after = await secretData(s.serverCertificate.secretName);
     expect(after['tls.crt']).not.toBe(before['tls.crt']);
     expect(new X509Certificate(after['tls.crt']).verify(new X509Certificate(ca['ca.crt']).publicKey)).toBe(true);
