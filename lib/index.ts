@@ -46,6 +46,12 @@ export {
 export { ConsulAgentRegistration } from './consul/agent-registration';
 export type { ConsulAgentAddress, ConsulAgentRegistrationProps } from './consul/agent-registration';
 export { ConsulCatalogSync } from './consul/catalog-sync';
+export { ConsulBootstrap } from './consul/bootstrap/bootstrap';
+export { ConsulServiceToken } from './consul/bootstrap/service-token';
+export { CONSUL_SERVICE_TOKEN_LABEL, consulBootstrapSecrets } from './consul/bootstrap/props';
+export type {
+  ConsulBootstrapCluster, ConsulBootstrapProps, ConsulBootstrapReference, ConsulBootstrapSecrets, ConsulServiceTokenProps,
+} from './consul/bootstrap/props';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
 
 // mesh: Consul service mesh (consul-k8s) configuration entries

@@ -3,8 +3,9 @@ import { Chart, Duration, Testing } from 'cdk8s';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
-  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver, DiscoverableService,
-  DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, ExternalService, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
+  ConsulAgentRegistration, ConsulBootstrap, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver,
+  ConsulServiceToken, DiscoverableService, DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, ExternalService, GossipEncryption, MeshProtocol,
+  PodNetworkPolicy, RestrictedNamespace,
 } from '../lib';
 
 /**
@@ -72,6 +73,26 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
   ConsulServiceIntentionsProps: {
     baseline: { allowedSources: ['order-service'] },
     build: (chart, props) => new ConsulServiceIntentions(chart, 'payment-service', props),
+  },
+  ConsulBootstrapProps: {
+    baseline: {
+      cluster: {
+        clusterName: 'consul', namespace: 'consul', clusterDomain: 'cluster.local', datacenter: 'dc1', domain: 'consul',
+        serverPodSelector: { 'app.kubernetes.io/name': 'consul' }, meshControlPlane: { httpPort: 8500 }, tlsDnsNames: { server: ['server.dc1.consul'] },
+      },
+      apiServer: [{ ipBlock: { cidr: '192.0.2.10/32' } }],
+      tls: true,
+      caCert: { secretName: 'consul-ca', key: 'ca.crt' },
+      secrets: { gossipKey: { secretName: 'gossip', key: 'key' }, caKey: { secretName: 'ca-key' } },
+    },
+    build: (chart, props) => new ConsulBootstrap(chart, 'bootstrap', props),
+  },
+  ConsulServiceTokenProps: {
+    baseline: {
+      bootstrap: { clusterName: 'consul', namespace: 'consul', serviceAccountName: 'consul-bootstrap' },
+      serviceName: 'payment-service', namespace: 'production', secret: { secretName: 'payment-token', key: 'token' },
+    },
+    build: (chart, props) => new ConsulServiceToken(chart, 'token', props),
   },
   RestrictedNamespaceProps: {
     baseline: {},

@@ -172,6 +172,8 @@ export interface ConsulTestClusterOptions {
   readonly secrets?: Secrets;
   /** Replaces `/bin/sh` in the containers (e.g. busybox's). */
   readonly shell?: readonly string[];
+  /** The loopback block, when the test must know the pods' addresses first. @default - a free one */
+  readonly block?: LoopbackBlock;
   /** Runs before any pod starts, e.g. to create Secrets that name the pods' addresses. */
   readonly beforeStart?: (cluster: ConsulTestCluster) => void;
 }
@@ -182,7 +184,7 @@ export interface ConsulTestClusterOptions {
  */
 export class ConsulTestCluster {
   static async start(generated: GeneratedConsul, options: ConsulTestClusterOptions = {}): Promise<ConsulTestCluster> {
-    const cluster = new ConsulTestCluster(generated, await LoopbackBlock.allocate(), options);
+    const cluster = new ConsulTestCluster(generated, options.block ?? await LoopbackBlock.allocate(), options);
     try {
       options.beforeStart?.(cluster);
       for (const pod of cluster.servers) pod.start();
