@@ -14,6 +14,7 @@ export { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ETCD_CLIENT_LABEL, KUBE_DNS_PEE
 export type { ClusterDnsOptions, PodNetworkPolicyProps } from './core/network-policy';
 export { PodSecurityLevel, RestrictedNamespace } from './core/restricted-namespace';
 export type { RestrictedNamespaceProps } from './core/restricted-namespace';
+export type { SnapshotScheduleProps, SnapshotSink } from './core/snapshot-schedule';
 
 // service: what app teams instantiate
 export { DiscoverableService } from './service/discoverable-service';
@@ -36,6 +37,8 @@ export { ConsulAgentRegistration } from './consul/agent-registration';
 export type { ConsulAgentAddress, ConsulAgentRegistrationProps, ConsulSecretRef } from './consul/agent-registration';
 export { ConsulCatalogSync } from './consul/catalog-sync';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
+export { CONSUL_SNAPSHOT_POLICY_RULES, ConsulSnapshotSchedule } from './consul/snapshot-schedule';
+export type { ConsulSnapshotScheduleProps } from './consul/snapshot-schedule';
 
 // mesh: Consul service mesh (consul-k8s) configuration entries
 export { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CONSUL_MESH_PUBLIC_LISTENER_PORT, MeshProtocol } from './mesh/circuit-breaker';
@@ -56,3 +59,5 @@ export { DEFAULT_ETCD_IMAGE, EtcdCluster, MAX_ETCD_MEMBERS } from './etcd/cluste
 export type { EtcdClientLabel, EtcdClusterProps, EtcdTlsOptions } from './etcd/cluster';
 export { EtcdLeaseRegistration } from './etcd/lease-registration';
 export type { EtcdClusterAddress, EtcdLeaseRegistrationProps } from './etcd/lease-registration';
+export { EtcdSnapshotSchedule } from './etcd/snapshot-schedule';
+export type { EtcdSnapshotScheduleProps } from './etcd/snapshot-schedule';

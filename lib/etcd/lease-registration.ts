@@ -1,3 +1,4 @@
+import { IConstruct } from 'constructs';
 import { EtcdTlsOptions, resolveEtcdTls } from './cluster';
 import { DEFAULT_ETCD_SIDECAR_IMAGE, renderEtcdLeaseScript } from './lease-script';
 import { ETCD_CLIENT_LABEL, podsIn, policyPort } from '../core/network-policy';
@@ -105,8 +106,9 @@ export class EtcdLeaseRegistration implements IServiceRegistration {
   }
 }
 
-function checkEtcdAddress(scope: RegistrationTarget['scope'], field: string, cluster: EtcdClusterAddress): EtcdClusterAddress {
-  checkPresent(scope, field, cluster, 'the etcd cluster to register in, such as an EtcdCluster');
+/** A well-formed {@link EtcdClusterAddress} (it may come from another program), named field by field when it is not. */
+export function checkEtcdAddress(scope: IConstruct, field: string, cluster: EtcdClusterAddress): EtcdClusterAddress {
+  checkPresent(scope, field, cluster, 'the etcd cluster, such as an EtcdCluster');
   if (!Array.isArray(cluster.clientEndpoints) || cluster.clientEndpoints.length === 0) {
     invalid(scope, `${field}.clientEndpoints`, cluster.clientEndpoints, 'must list at least one client URL such as http://etcd-client.etcd.svc.cluster.local:2379');
   }
