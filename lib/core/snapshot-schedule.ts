@@ -22,11 +22,11 @@ export const SNAPSHOT_LIB_SCRIPT = readFileSync(join(__dirname, 'snapshot-lib.sh
 
 /** Where the snapshot pods mount their volumes. */
 export const SNAPSHOT_PATHS = {
-  scripts: '/etc/discovery-kit/snapshot',
+  scripts: '/snapshot-scripts',
   snapshots: '/snapshots',
   sink: '/snapshot-sink',
   tmp: '/tmp',
-  secrets: '/etc/discovery-kit/secrets',
+  secrets: '/snapshot-secrets',
 } as const;
 
 /** A second volume that receives a copy of every verified snapshot. */
