@@ -89,8 +89,9 @@ export class EtcdSnapshotSchedule extends Construct {
           { name: 'ETCDCTL_KEY', value: `${tlsDir}/tls.key` },
         ] : []),
         { name: 'ETCDCTL_DIAL_TIMEOUT', value: '5s' },
-        // etcdctl bounds `snapshot save` by the command timeout; the Job's deadline bounds the run.
-        { name: 'ETCDCTL_COMMAND_TIMEOUT', value: `${schedule!.activeDeadlineSeconds}s` },
+        // `snapshot save` waits for an unreachable member until the command timeout: each
+        // attempt gets an equal share of the Job's deadline, so the retries still run.
+        { name: 'ETCDCTL_COMMAND_TIMEOUT', value: `${Math.floor(schedule!.activeDeadlineSeconds / (schedule!.backoffLimit + 1))}s` },
       ],
       secretVolumes: tls ? [{
         name: TLS_VOLUME,
