@@ -38,7 +38,7 @@ export type { ConsulAgentAddress, ConsulAgentRegistrationProps, ConsulSecretRef 
 export { ConsulCatalogSync } from './consul/catalog-sync';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
 export { CONSUL_SNAPSHOT_POLICY_RULES, ConsulSnapshotSchedule } from './consul/snapshot-schedule';
-export type { ConsulSnapshotScheduleProps } from './consul/snapshot-schedule';
+export type { ConsulSnapshotCluster, ConsulSnapshotScheduleProps } from './consul/snapshot-schedule';
 
 // mesh: Consul service mesh (consul-k8s) configuration entries
 export { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CONSUL_MESH_PUBLIC_LISTENER_PORT, MeshProtocol } from './mesh/circuit-breaker';

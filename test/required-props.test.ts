@@ -1,9 +1,9 @@
 import { join } from 'node:path';
-import { Chart, Duration, Testing } from 'cdk8s';
+import { Chart, Cron, Duration, Testing } from 'cdk8s';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
-  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver, DiscoverableService,
+  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulSnapshotSchedule, EtcdSnapshotSchedule, ConsulServiceIntentions, ConsulServiceResolver, DiscoverableService,
   DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
 } from '../lib';
 
@@ -77,6 +77,17 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
     baseline: {},
     build: (chart, props) => new RestrictedNamespace(chart, 'production', props),
   },
+  ConsulSnapshotScheduleProps: {
+    baseline: {
+      cluster: ConsulCluster.fromAttributes({ name: 'consul', namespace: 'consul', tls: true }), schedule: Cron.hourly(),
+      aclToken: { secretName: 'consul-snapshot-token', key: 'token' }, caCertificate: { secretName: 'consul-ca', key: 'ca.crt' }, sink: { claimName: 'backups' },
+    },
+    build: (chart, props) => new ConsulSnapshotSchedule(chart, 'snapshots', props),
+  },
+  EtcdSnapshotScheduleProps: {
+    baseline: { cluster: ETCD, schedule: Cron.hourly(), clientTls: { secretName: 'etcd-snapshot-client' }, sink: { claimName: 'backups' } },
+    build: (chart, props) => new EtcdSnapshotSchedule(chart, 'snapshots', props),
+  },
   PodNetworkPolicyProps: {
     baseline: { name: 'payment-service', namespace: 'production', labels: { app: 'payment' }, podSelector: { app: 'payment' } },
     build: (chart, props) => new PodNetworkPolicy(chart, 'policy', props),
@@ -87,6 +98,7 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
 const NOT_USER_FACING: Record<string, string> = {
   HealthSpecProps: 'HealthSpec has a private constructor; HealthSpec.http() and friends fill every required field',
   ConsulConfigEntryProps: 'a base of ConsulServiceDefaultsProps and ConsulServiceResolverProps, covered through them',
+  SnapshotScheduleProps: 'a base of ConsulSnapshotScheduleProps and EtcdSnapshotScheduleProps, covered through them',
 };
 
 const program = ts.createProgram([join(__dirname, '..', 'lib', 'index.ts')], { strict: true, skipLibCheck: true });

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
-import type { ConsulClusterReference } from './cluster';
+import type { ConsulAgentEndpoint } from './cluster';
 import { DEFAULT_CONSUL_IMAGE } from './config';
-import { checkMeshControlPlane } from '../mesh/circuit-breaker';
+import { ConsulMeshControlPlane, checkMeshControlPlane } from '../mesh/circuit-breaker';
 import { CONSUL_MESH_LABEL, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
 import { SecretKeyReference, checkSecretKeyReference, secretKeyEnv } from '../core/secret';
 import {
@@ -26,10 +26,21 @@ export const CONSUL_SNAPSHOT_POLICY_RULES = 'acl = "write"\n';
 /** The script the CronJob runs (lib/consul/snapshot.sh), next to lib/core/snapshot-lib.sh. */
 export const CONSUL_SNAPSHOT_SCRIPT = readFileSync(join(__dirname, 'snapshot.sh'), 'utf8');
 
+/**
+ * What a {@link ConsulSnapshotSchedule} reads of its cluster: a `ConsulCluster` and
+ * `ConsulCluster.fromAttributes(...)` (a `ConsulClusterReference`) both are one.
+ */
+export interface ConsulSnapshotCluster {
+  /** The agent endpoint: its Service FQDN carries the namespace and cluster domain, its scheme whether the API is HTTPS. */
+  readonly agent: Pick<ConsulAgentEndpoint, 'host' | 'scheme'>;
+  /** The servers: cluster name, namespace, pod selector and HTTP(S) API port. */
+  readonly meshControlPlane: ConsulMeshControlPlane;
+}
+
 /** Props of {@link ConsulSnapshotSchedule}. */
 export interface ConsulSnapshotScheduleProps extends SnapshotScheduleProps {
   /** The cluster: a `ConsulCluster`, or `ConsulCluster.fromAttributes(...)` for one defined elsewhere. */
-  readonly cluster: ConsulClusterReference;
+  readonly cluster: ConsulSnapshotCluster;
   /**
    * The ACL token the snapshot is taken with (`CONSUL_HTTP_TOKEN`), in a Secret of the
    * schedule's namespace: a token of a policy with {@link CONSUL_SNAPSHOT_POLICY_RULES}.
@@ -72,8 +83,8 @@ export class ConsulSnapshotSchedule extends Construct {
     const v = new ValidationPass();
     const plane = v.check(() => checkMeshControlPlane(this, 'cluster.meshControlPlane',
       checkPresent(this, 'cluster', props?.cluster, 'the Consul cluster to back up: a ConsulCluster or ConsulCluster.fromAttributes(...)').meshControlPlane));
-    const serverHost = v.check(() => plane && serverHostOf(this, props.cluster, plane.clusterName));
-    const tls = props?.cluster?.agent?.scheme === 'https';
+    const agent = v.check(() => plane && checkAgent(this, props.cluster.agent, plane.clusterName));
+    const tls = agent?.scheme === 'https';
     const aclToken = v.check(() => checkSecretKeyReference(this, 'aclToken', checkPresent(this, 'aclToken', props.aclToken, `a Secret key holding a token with ${JSON.stringify(CONSUL_SNAPSHOT_POLICY_RULES)}`)));
     const caCertificate = v.check(() => {
       if (tls && props.caCertificate === undefined) invalid(this, 'caCertificate', undefined, 'must name the CA certificate Secret key: the cluster serves its API over HTTPS');
@@ -86,7 +97,7 @@ export class ConsulSnapshotSchedule extends Construct {
 
     this.name = schedule!.name;
     this.namespace = schedule!.namespace;
-    this.serverUrl = `${tls ? 'https' : 'http'}://${serverHost}:${plane!.httpPort}`;
+    this.serverUrl = `${agent!.scheme}://${agent!.serverHost}:${plane!.httpPort}`;
     const caFile = `${SNAPSHOT_PATHS.secrets}/consul-ca/ca.crt`;
     ({
       cronJob: this.cronJob, persistentVolumeClaim: this.persistentVolumeClaim, scriptConfigMap: this.scriptConfigMap,
@@ -109,15 +120,16 @@ export class ConsulSnapshotSchedule extends Construct {
 }
 
 /**
- * The servers' headless Service `<name>-server.<namespace>.svc.<cluster domain>`, a name the
- * server certificate carries; derived from the agent Service's FQDN, which the reference
- * builds from the same cluster domain.
+ * The agent endpoint's scheme, and the servers' headless Service
+ * `<name>-server.<namespace>.svc.<cluster domain>` (a name the server certificate carries),
+ * derived from the agent Service's FQDN, which the reference builds from the same cluster domain.
  */
-function serverHostOf(scope: Construct, cluster: ConsulClusterReference, clusterName: string): string {
+function checkAgent(scope: Construct, agent: ConsulSnapshotCluster['agent'], clusterName: string): { scheme: 'http' | 'https'; serverHost: string } {
+  checkPresent(scope, 'cluster.agent', agent, "the cluster's agent endpoint, as ConsulCluster and ConsulCluster.fromAttributes give it");
   const agentPrefix = `${clusterName}-agent.`;
-  const host = cluster.agent?.host;
-  if (typeof host !== 'string' || !host.startsWith(agentPrefix)) {
-    invalid(scope, 'cluster.agent.host', host, `must be the agent Service's FQDN '${agentPrefix}<namespace>.svc.<cluster domain>', as ConsulCluster and ConsulCluster.fromAttributes give it`);
+  if (typeof agent.host !== 'string' || !agent.host.startsWith(agentPrefix)) {
+    invalid(scope, 'cluster.agent.host', agent.host, `must be the agent Service's FQDN '${agentPrefix}<namespace>.svc.<cluster domain>', as ConsulCluster and ConsulCluster.fromAttributes give it`);
   }
-  return `${clusterName}-server.${host.slice(agentPrefix.length)}`;
+  if (agent.scheme !== 'http' && agent.scheme !== 'https') invalid(scope, 'cluster.agent.scheme', agent.scheme, "must be 'http' or 'https'");
+  return { scheme: agent.scheme, serverHost: `${clusterName}-server.${agent.host.slice(agentPrefix.length)}` };
 }
