@@ -26,7 +26,9 @@ const ORDER = 'production/order-service';
 const USER = 'production/user-service';
 const INVENTORY = 'mesh/inventory-service';
 const CHECKOUT = 'mesh/checkout-service';
-const WORKLOADS = [SERVERS, AGENTS, ETCD, PAYMENT, ORDER, USER, INVENTORY, CHECKOUT];
+const CONSUL_SNAPSHOT = 'consul/consul-snapshot';
+const ETCD_SNAPSHOT = 'etcd/etcd-snapshot';
+const WORKLOADS = [SERVERS, AGENTS, ETCD, PAYMENT, ORDER, USER, INVENTORY, CHECKOUT, CONSUL_SNAPSHOT, ETCD_SNAPSHOT];
 
 // Probes for "nothing broader": pods of a namespace without policies, as anyone could create.
 const OUTSIDER = 'elsewhere/unlabelled-pod';
@@ -95,6 +97,8 @@ const EXPECTED: Need[] = [
     "mesh control plane: consul-dataplane's xDS over gRPC; connect-init logs in over gRPC and polls the catalog over the HTTP API (consul-k8s connect-init/command.go)")),
   need(CONSUL_K8S, SERVERS, ['8502/TCP', '8500/TCP'], "consul-k8s's connect-injector and server-acl-init: catalog registration and config entries over the HTTP API, server discovery over gRPC"),
   need(SERVERS, API_SERVER, ['6443/TCP'], "consul-k8s's Kubernetes auth method: the servers review mesh pods' tokens with the API server"),
+  need(CONSUL_SNAPSHOT, SERVERS, ['8500/TCP'], "backup: the snapshot CronJob's `consul snapshot save` on the servers' HTTP API (admitted under the mesh label)"),
+  need(ETCD_SNAPSHOT, ETCD, ['2379/TCP'], "backup: the snapshot CronJob's `etcdctl snapshot save` on the client port (admitted under the client label)"),
 ];
 
 /** Flows that must stay denied, whatever else changes. */
@@ -117,6 +121,9 @@ const MUST_DENY: { flow: string; why: string }[] = [
   { flow: `${AGENTS} -> ${PAYMENT} 9090/TCP`, why: "the agents reach a registered service on its check port only" },
   { flow: `${CONSUL_LABELLED} -> ${SERVERS} 8502/TCP`, why: 'a registering (non-mesh) pod never reaches the servers' },
   { flow: `${CONSUL_K8S} -> ${AGENTS} 8500/TCP`, why: 'consul-k8s talks to the servers only' },
+  { flow: `${CONSUL_SNAPSHOT} -> ${SERVERS} 8502/TCP`, why: "the snapshot Job's mesh label would admit it to gRPC; its own egress allows the HTTP API only" },
+  { flow: `${CONSUL_SNAPSHOT} -> ${AGENTS} 8500/TCP`, why: 'the snapshot Job talks to the servers only' },
+  { flow: `${ETCD_SNAPSHOT} -> ${ETCD} 2380/TCP`, why: "the snapshot Job uses etcd's client port only" },
 ];
 
 const keysOf = (needs: readonly Need[]) => needs.flatMap((n) => n.ports.map((p) => `${n.from} -> ${n.to} ${p}`));
