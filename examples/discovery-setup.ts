@@ -1,7 +1,8 @@
-import { App, Chart, Duration } from 'cdk8s';
+import { App, Chart, Cron, Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import {
-  ConsulCluster, DiscoverableService, EtcdCluster, ExternalService, Gateway, GossipEncryption, MeshProtocol, RestrictedNamespace,
+  ConsulCluster, ConsulSnapshotSchedule, DiscoverableService, EtcdCluster, EtcdSnapshotSchedule, ExternalService, Gateway, GossipEncryption, MeshProtocol,
+  RestrictedNamespace,
 } from '../lib';
 import { SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings, defineShop } from './shop';
 
@@ -41,12 +42,13 @@ export function buildExampleApp(app: App, services: Record<ShopServiceName, Shop
 /**
  * The `consul` chart: 3 servers and node-local agents, gossip key from the Secret
  * `consul-gossip-key` (create it with
- * `kubectl -n consul create secret generic consul-gossip-key --from-literal=key=$(consul keygen)`).
+ * `kubectl -n consul create secret generic consul-gossip-key --from-literal=key=$(consul keygen)`),
+ * and an hourly snapshot (README, "Backup and restore").
  */
 export function addConsulChart(app: App): ConsulCluster {
   const chart = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });
   new RestrictedNamespace(chart, 'namespace', { name: 'consul' });
-  return new ConsulCluster(chart, 'consul', {
+  const consul = new ConsulCluster(chart, 'consul', {
     replicas: 3,
     gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
     // Any non-root ids work (every writable path is a volume owned through fsGroup); >= 10000 per kube-score.
@@ -62,6 +64,16 @@ export function addConsulChart(app: App): ConsulCluster {
     consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '10.0.0.10/32' } }] },
     partOf: 'service-discovery',
   });
+  // Two days of hourly snapshots; the token's policy is CONSUL_SNAPSHOT_POLICY_RULES.
+  new ConsulSnapshotSchedule(chart, 'snapshots', {
+    cluster: consul,
+    schedule: Cron.schedule({ minute: '17' }),
+    retain: 48,
+    aclToken: { secretName: 'consul-snapshot-token', key: 'token' },
+    runAsUser: 10100,
+    partOf: 'service-discovery',
+  });
+  return consul;
 }
 
 /**
@@ -105,11 +117,14 @@ const PROMETHEUS: k8s.NetworkPolicyPeer = {
   podSelector: { matchLabels: { 'app.kubernetes.io/name': 'prometheus' } },
 };
 
-/** The `etcd` chart: a 3-member etcd cluster with client and peer TLS that services register in with leases. */
+/**
+ * The `etcd` chart: a 3-member etcd cluster with client and peer TLS that services register in
+ * with leases, and an hourly snapshot taken with a client certificate of its own.
+ */
 export function addEtcdChart(app: App): EtcdCluster {
   const chart = new Chart(app, 'etcd', { namespace: 'etcd', disableResourceNameHashes: true });
   new RestrictedNamespace(chart, 'namespace', { name: 'etcd' });
-  return new EtcdCluster(chart, 'etcd', {
+  const etcd = new EtcdCluster(chart, 'etcd', {
     replicas: 3,
     partOf: 'service-discovery',
     // Certificates for the members (their names: cluster.serverDnsNames) and their CA.
@@ -117,6 +132,14 @@ export function addEtcdChart(app: App): EtcdCluster {
     peerTls: { secretName: 'etcd-peer-tls' },
     metricsScrapers: [PROMETHEUS],
   });
+  new EtcdSnapshotSchedule(chart, 'snapshots', {
+    cluster: etcd,
+    schedule: Cron.schedule({ minute: '47' }),
+    retain: 48,
+    clientTls: { secretName: 'etcd-snapshot-client-tls' },
+    partOf: 'service-discovery',
+  });
+  return etcd;
 }
 
 /** The Consul cluster of an app built by {@link buildExampleApp}. */

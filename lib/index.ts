@@ -17,6 +17,7 @@ export type { ClusterDnsOptions, PodNetworkPolicyProps } from './core/network-po
 export { PodSecurityLevel, RestrictedNamespace } from './core/restricted-namespace';
 export { connectivityReports } from './core/connectivity-report';
 export type { RestrictedNamespaceProps } from './core/restricted-namespace';
+export type { SnapshotScheduleProps, SnapshotSink } from './core/snapshot-schedule';
 
 // service: what app teams instantiate
 export { DiscoverableService } from './service/discoverable-service';
@@ -53,6 +54,8 @@ export type {
   ConsulBootstrapCluster, ConsulBootstrapProps, ConsulBootstrapReference, ConsulBootstrapSecrets, ConsulServiceTokenProps,
 } from './consul/bootstrap/props';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
+export { CONSUL_SNAPSHOT_POLICY_RULES, ConsulSnapshotSchedule } from './consul/snapshot-schedule';
+export type { ConsulSnapshotCluster, ConsulSnapshotScheduleProps } from './consul/snapshot-schedule';
 
 // mesh: Consul service mesh (consul-k8s) configuration entries
 export { CONSUL_CONNECT_INJECT_ANNOTATION, CONSUL_MESH_POD_SECURITY_NOTE, CONSUL_MESH_PUBLIC_LISTENER_PORT, MeshProtocol } from './mesh/circuit-breaker';
@@ -74,3 +77,5 @@ export { DEFAULT_ETCD_IMAGE, MAX_ETCD_REPLICAS } from './etcd/cluster-props';
 export type { EtcdClusterProps, EtcdTlsFlags, EtcdTlsOptions } from './etcd/cluster-props';
 export { EtcdLeaseRegistration } from './etcd/lease-registration';
 export type { EtcdClusterAddress, EtcdLeaseRegistrationProps } from './etcd/lease-registration';
+export { EtcdSnapshotSchedule } from './etcd/snapshot-schedule';
+export type { EtcdSnapshotScheduleProps } from './etcd/snapshot-schedule';

@@ -66,13 +66,13 @@ describe('the example discovery setup', () => {
   });
 
   it('isolates every pod for ingress and egress', () => {
-    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind));
+    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'].includes(o.kind));
     expect(workloads.map((w) => `${w.metadata.namespace}/${w.metadata.name}`).sort()).toEqual([
-      'consul/consul-agent', 'consul/consul-server', 'etcd/etcd', 'mesh/checkout-service', 'mesh/inventory-service',
+      'consul/consul-agent', 'consul/consul-server', 'consul/consul-snapshot', 'etcd/etcd', 'etcd/etcd-snapshot', 'mesh/checkout-service', 'mesh/inventory-service',
       'production/order-service', 'production/payment-service', 'production/user-service',
     ]);
     for (const workload of workloads) {
-      const labels = workload.spec.template.metadata.labels;
+      const labels = (workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec : workload.spec).template.metadata.labels;
       const policies = objects.filter((o) => o.kind === 'NetworkPolicy' && o.metadata.namespace === workload.metadata.namespace
         && Object.entries(o.spec.podSelector.matchLabels ?? {}).every(([k, v]) => labels[k] === v));
       // One policy isolates both directions; others (the agents' per-service check egress) only add egress.

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { Chart, Duration, Testing } from 'cdk8s';
+import { Chart, Cron, Duration, Testing } from 'cdk8s';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
   ConsulAgentRegistration, ConsulBootstrap, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver,
-  ConsulServiceToken, DiscoverableService, DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, ExternalService, GossipEncryption, MeshProtocol,
-  PodNetworkPolicy, RestrictedNamespace,
+  ConsulServiceToken, ConsulSnapshotSchedule, DiscoverableService, DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, EtcdSnapshotSchedule,
+  ExternalService, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
 } from '../lib';
 
 /**
@@ -102,6 +102,17 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
     baseline: { ports: [{ name: 'postgres', port: 5432 }], externalName: 'db.example.com', egress: [{ ipBlock: { cidr: '192.0.2.0/24' } }] },
     build: (chart, props) => new ExternalService(chart, 'ledger-db', props),
   },
+  ConsulSnapshotScheduleProps: {
+    baseline: {
+      cluster: ConsulCluster.fromAttributes({ name: 'consul', namespace: 'consul', tls: true }), schedule: Cron.hourly(),
+      aclToken: { secretName: 'consul-snapshot-token', key: 'token' }, caCertificate: { secretName: 'consul-ca', key: 'ca.crt' }, sink: { claimName: 'backups' },
+    },
+    build: (chart, props) => new ConsulSnapshotSchedule(chart, 'snapshots', props),
+  },
+  EtcdSnapshotScheduleProps: {
+    baseline: { cluster: ETCD, schedule: Cron.hourly(), clientTls: { secretName: 'etcd-snapshot-client' }, sink: { claimName: 'backups' } },
+    build: (chart, props) => new EtcdSnapshotSchedule(chart, 'snapshots', props),
+  },
   PodNetworkPolicyProps: {
     baseline: { name: 'payment-service', namespace: 'production', labels: { app: 'payment' }, podSelector: { app: 'payment' } },
     build: (chart, props) => new PodNetworkPolicy(chart, 'policy', props),
@@ -112,6 +123,7 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
 const NOT_USER_FACING: Record<string, string> = {
   HealthSpecProps: 'HealthSpec has a private constructor; HealthSpec.http() and friends fill every required field',
   ConsulConfigEntryProps: 'a base of ConsulServiceDefaultsProps and ConsulServiceResolverProps, covered through them',
+  SnapshotScheduleProps: 'a base of ConsulSnapshotScheduleProps and EtcdSnapshotScheduleProps, covered through them',
 };
 
 const program = ts.createProgram([join(__dirname, '..', 'lib', 'index.ts')], { strict: true, skipLibCheck: true });

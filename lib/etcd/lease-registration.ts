@@ -160,8 +160,9 @@ function render(target: RegistrationTarget, { cluster, port, tls, tags, keyPrefi
   };
 }
 
-function checkEtcdAddress(scope: RegistrationTarget['scope'], field: string, cluster: EtcdClusterAddress): EtcdClusterAddress {
-  checkPresent(scope, field, cluster, 'the etcd cluster to register in, such as an EtcdCluster');
+/** A well-formed {@link EtcdClusterAddress}, which may come from another program's outputs. */
+export function checkEtcdAddress(scope: RegistrationTarget['scope'], field: string, cluster: EtcdClusterAddress): EtcdClusterAddress {
+  checkPresent(scope, field, cluster, 'the etcd cluster, such as an EtcdCluster');
   if (!Array.isArray(cluster.clientEndpoints) || cluster.clientEndpoints.length === 0) {
     invalid(scope, `${field}.clientEndpoints`, cluster.clientEndpoints, 'must list at least one client URL such as http://etcd-client.etcd.svc.cluster.local:2379');
   }

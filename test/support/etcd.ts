@@ -48,6 +48,23 @@ export class EtcdTestServer {
     return server;
   }
 
+  /**
+   * A new single member restored from a snapshot as the README restores each EtcdCluster
+   * member: `snapshot restore` (etcdutl where installed, else etcdctl) into an empty data dir
+   * with the member's name, peer URL and cluster token, then etcd started on that data dir.
+   */
+  static async restoreFrom(snapshot: string): Promise<EtcdTestServer> {
+    const server = new EtcdTestServer(await freeLoopbackPort(), await freeLoopbackPort());
+    const tool = spawnSync('sh', ['-c', 'command -v etcdutl || command -v etcdctl'], { encoding: 'utf8' }).stdout.trim();
+    const peer = `http://127.0.0.1:${server.peerPort}`;
+    await run(tool, ['snapshot', 'restore', snapshot, `--data-dir=${server.dataDir}`, '--name=test',
+      `--initial-cluster=test=${peer}`, `--initial-advertise-peer-urls=${peer}`, '--initial-cluster-token=etcd.test'], {
+      env: { ...ETCD_ENV, ETCDCTL_API: '3' }, timeout: 30_000,
+    });
+    await server.launch();
+    return server;
+  }
+
   /** Plain-HTTP client URL, `http://127.0.0.1:<port>`; the helpers below use it. */
   readonly endpoint: string;
   /** Mutual-TLS client URL, `https://127.0.0.1:<port>`, when started with `tls`. */

@@ -52,13 +52,13 @@ export async function serverSideApply(api: ApiServer, objects: readonly KubeObje
 
 /**
  * The Pods the workload controllers would create from `objects` (one per Deployment,
- * StatefulSet and DaemonSet; StatefulSet pods get the claim volumes of their
+ * StatefulSet, DaemonSet and CronJob; StatefulSet pods get the claim volumes of their
  * volumeClaimTemplates, as the StatefulSet controller adds them).
  */
 export function podsOf(objects: readonly KubeObject[]): KubeObject[] {
-  return objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind)).map((workload) => {
+  return objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'].includes(o.kind)).map((workload) => {
     const name = workload.kind === 'StatefulSet' ? `${workload.metadata.name}-0` : `${workload.metadata.name}-e2e`;
-    const template = workload.spec.template;
+    const template = workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec.template : workload.spec.template;
     const claims = (workload.spec.volumeClaimTemplates ?? []).map((claim: KubeObject) => ({
       name: claim.metadata.name, persistentVolumeClaim: { claimName: `${claim.metadata.name}-${name}` },
     }));
