@@ -28,7 +28,10 @@ function shellcheck(file: string) {
 
 describe('the shell scripts in lib/', () => {
   it('are the ones the pods run', () => {
-    expect(SCRIPTS).toEqual(['lib/consul/agent-registration.sh', 'lib/consul/entrypoint.sh', 'lib/etcd/lease-registration.sh', 'lib/registration/common.sh']);
+    expect(SCRIPTS).toEqual([
+      'lib/consul/agent-registration.sh', 'lib/consul/bootstrap/bootstrap.sh', 'lib/consul/entrypoint.sh', 'lib/consul/snapshot.sh',
+      'lib/core/snapshot-lib.sh', 'lib/etcd/lease-registration.sh', 'lib/etcd/snapshot.sh', 'lib/registration/common.sh',
+    ]);
   });
 
   it.each(SCRIPTS)('%s is shellcheck-clean as POSIX sh', (file) => {

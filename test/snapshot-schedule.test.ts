@@ -69,13 +69,20 @@ describe('ConsulSnapshotSchedule', () => {
     });
   });
 
-  it("is admitted by the servers' NetworkPolicy to their API port, and may reach only that and cluster DNS", () => {
+  it("is admitted to the servers' API port alone by an ingress-only policy next to them, and may reach only that and cluster DNS", () => {
     const labels = cronJob.spec.jobTemplate.spec.template.metadata.labels;
-    expect(labels[CONSUL_MESH_LABEL]).toBe('consul');
-    const servers = findObject(objects, 'NetworkPolicy', 'consul-server');
-    const admitted = servers.spec.ingress.filter((rule: any) => rule.from.some((peer: any) => peer.namespaceSelector && Object.keys(peer.namespaceSelector).length === 0
-      && Object.entries(peer.podSelector.matchLabels).every(([k, v]) => labels[k] === v)));
-    expect(admitted.flatMap((rule: any) => rule.ports.map((p: any) => p.port))).toContain(8501);
+    // No client or mesh identity: the servers' own policy does not admit it.
+    expect(labels[CONSUL_MESH_LABEL]).toBeUndefined();
+    const admission = findObject(objects, 'NetworkPolicy', 'consul-snapshot-to-server');
+    expect(admission.spec).toEqual({
+      podSelector: { matchLabels: consul.serverPodSelector },
+      policyTypes: ['Ingress'],
+      ingress: [{
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'consul' } }, podSelector: { matchLabels: expect.any(Object) } }],
+        ports: [{ port: 8501, protocol: 'TCP' }],
+      }],
+    });
+    expect(Object.entries(admission.spec.ingress[0].from[0].podSelector.matchLabels).every(([k, v]) => labels[k] === v)).toBe(true);
     const own = findObject(objects, 'NetworkPolicy', 'consul-snapshot');
     expect(own.spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(own.spec.ingress).toEqual([]);

@@ -5,7 +5,7 @@ import { Construct } from 'constructs';
 import type { ConsulAgentEndpoint } from './endpoints';
 import { DEFAULT_CONSUL_IMAGE } from './config';
 import { ConsulMeshControlPlane, checkMeshControlPlane } from '../mesh/circuit-breaker';
-import { CONSUL_MESH_LABEL, PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
+import { PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
 import { SecretKeyReference, checkSecretKeyReference, secretKeyEnv } from '../core/secret';
 import {
   SNAPSHOT_PATHS, SnapshotScheduleProps, renderSnapshotSchedule, resolveSnapshotSchedule,
@@ -62,8 +62,8 @@ export interface ConsulSnapshotScheduleProps extends SnapshotScheduleProps {
  * HTTP(S) API with a least-privilege token, verifies the file with `consul snapshot inspect`,
  * keeps the newest `retain` snapshots on its own PersistentVolumeClaim (and optionally copies
  * them to a sink volume), and never rotates a good snapshot away for a failed or corrupt
- * one. Its pods carry `CONSUL_MESH_LABEL: <cluster>`, the label the servers' NetworkPolicy
- * admits to their API port; their own NetworkPolicy allows only that port and cluster DNS.
+ * one. An ingress-only NetworkPolicy next to the servers, `<name>-to-server`, admits its pods to
+ * the servers' API port alone; their own NetworkPolicy allows only that port and cluster DNS.
  * The README's "Backup and restore" section has the restore procedure.
  */
 export class ConsulSnapshotSchedule extends Construct {
@@ -77,6 +77,8 @@ export class ConsulSnapshotSchedule extends Construct {
   public readonly scriptConfigMap: ApiObject;
   public readonly serviceAccount: ApiObject;
   public readonly networkPolicy: PodNetworkPolicy;
+  /** Admits the snapshot pods to the servers' API port, in the servers' namespace. */
+  public readonly serverNetworkPolicy: PodNetworkPolicy;
 
   constructor(scope: Construct, id: string, props: ConsulSnapshotScheduleProps) {
     super(scope, id);
@@ -99,10 +101,7 @@ export class ConsulSnapshotSchedule extends Construct {
     this.namespace = schedule!.namespace;
     this.serverUrl = `${agent!.scheme}://${agent!.serverHost}:${plane!.httpPort}`;
     const caFile = `${SNAPSHOT_PATHS.secrets}/consul-ca/ca.crt`;
-    ({
-      cronJob: this.cronJob, persistentVolumeClaim: this.persistentVolumeClaim, scriptConfigMap: this.scriptConfigMap,
-      serviceAccount: this.serviceAccount, networkPolicy: this.networkPolicy,
-    } = renderSnapshotSchedule(this, schedule!, {
+    const objects = renderSnapshotSchedule(this, schedule!, {
       scriptName: 'consul-snapshot.sh',
       script: CONSUL_SNAPSHOT_SCRIPT,
       env: [
@@ -113,9 +112,15 @@ export class ConsulSnapshotSchedule extends Construct {
       secretVolumes: caCertificate
         ? [{ name: 'consul-ca', secret: { secretName: caCertificate.secretName, items: [{ key: caCertificate.key, path: 'ca.crt' }], defaultMode: 0o444 } }]
         : [],
-      clientLabels: { [CONSUL_MESH_LABEL]: plane!.clusterName },
       egress: { to: [podsIn(plane!.namespace, plane!.podSelector)], ports: [policyPort(plane!.httpPort)] },
-    }));
+      // The servers' own policy admits mesh pods and consul-k8s to the API, nobody else.
+      serverIngress: { namespace: plane!.namespace, podSelector: plane!.podSelector, port: plane!.httpPort },
+    });
+    ({
+      cronJob: this.cronJob, persistentVolumeClaim: this.persistentVolumeClaim, scriptConfigMap: this.scriptConfigMap,
+      serviceAccount: this.serviceAccount, networkPolicy: this.networkPolicy,
+    } = objects);
+    this.serverNetworkPolicy = objects.serverNetworkPolicy!;
   }
 }
 

@@ -6,7 +6,7 @@ import { Construct, IConstruct } from 'constructs';
 import { podDnsConfig } from './dns-config';
 import { kubeObject } from './kube-object';
 import { recommendedLabels, selectorLabels } from './labels';
-import { PodNetworkPolicy, clusterDnsEgress } from './network-policy';
+import { PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
 import { ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import { restrictedContainerSecurityContext } from './security-context';
 import {
@@ -161,10 +161,16 @@ export interface SnapshotJobRegistrySpec {
   readonly env: k8s.EnvVar[];
   /** Secret volumes (token files, certificates), mounted read-only under SNAPSHOT_PATHS.secrets. */
   readonly secretVolumes: { readonly name: string; readonly secret: k8s.SecretVolumeSource }[];
-  /** Labels the registry's NetworkPolicy admits clients by. */
-  readonly clientLabels: Record<string, string>;
+  /** Labels the registry's NetworkPolicy admits clients by. @default - none */
+  readonly clientLabels?: Record<string, string>;
   /** Egress to the registry's API (cluster DNS is added). */
   readonly egress: k8s.NetworkPolicyEgressRule;
+  /**
+   * Servers whose own policy admits no such client: an ingress-only policy next to them
+   * admits the snapshot pods to the API port alone.
+   * @default - none (the client labels suffice)
+   */
+  readonly serverIngress?: { readonly namespace: string; readonly podSelector: Record<string, string>; readonly port: number };
 }
 
 /** What {@link renderSnapshotSchedule} creates. */
@@ -174,6 +180,7 @@ export interface SnapshotScheduleObjects {
   readonly scriptConfigMap: ApiObject;
   readonly serviceAccount: ApiObject;
   readonly networkPolicy: PodNetworkPolicy;
+  readonly serverNetworkPolicy?: PodNetworkPolicy;
 }
 
 /**
@@ -202,8 +209,16 @@ export function renderSnapshotSchedule(scope: Construct, s: ResolvedSnapshotSche
     // The pods serve nothing: no ingress.
     ingress: [],
     egress: [registry.egress, clusterDnsEgress(scope)],
+    reasons: { egress: () => [`backup: ${s.name} saves a snapshot`, 'DNS: cluster DNS'] },
   });
-  return { cronJob, persistentVolumeClaim, scriptConfigMap, serviceAccount, networkPolicy };
+  const server = registry.serverIngress;
+  const serverNetworkPolicy = server && new PodNetworkPolicy(scope, 'server-network-policy', {
+    name: `${s.name}-to-server`, namespace: server.namespace, labels: s.labels, podSelector: server.podSelector,
+    policyTypes: ['Ingress'],
+    ingress: [{ from: [podsIn(s.namespace, s.selector)], ports: [policyPort(server.port)] }],
+    reasons: { ingress: () => [`backup: ${s.name} saves a snapshot`] },
+  });
+  return { cronJob, persistentVolumeClaim, scriptConfigMap, serviceAccount, networkPolicy, serverNetworkPolicy };
 }
 
 function cronJobSpec(scope: IConstruct, s: ResolvedSnapshotSchedule, registry: SnapshotJobRegistrySpec): k8s.CronJobSpec {
@@ -243,7 +258,7 @@ function cronJobSpec(scope: IConstruct, s: ResolvedSnapshotSchedule, registry: S
         backoffLimit: s.backoffLimit,
         activeDeadlineSeconds: s.activeDeadlineSeconds,
         template: {
-          metadata: { labels: { ...s.labels, ...registry.clientLabels } },
+          metadata: { labels: { ...s.labels, ...(registry.clientLabels ?? {}) } },
           spec: {
             serviceAccountName: s.name,
             automountServiceAccountToken: false,

@@ -102,7 +102,7 @@ const EXPECTED: Need[] = [
   need(SERVERS, API_SERVER, ['6443/TCP'], "consul-k8s's Kubernetes auth method: the servers review mesh pods' tokens with the API server"),
   need(GATEWAY, PAYMENT, ['8080/TCP'], "gateway: payment-service.exposeVia(edge): the Gateway's proxies reach the exposed port"),
   ...LEDGER.map((address) => need(ORDER, address, ['5432/TCP'], 'external binding: order-service discover()s the ledger-db ExternalService at its fixed addresses')),
-  need(CONSUL_SNAPSHOT, SERVERS, ['8500/TCP'], "backup: the snapshot CronJob's `consul snapshot save` on the servers' HTTP API (admitted under the mesh label)"),
+  need(CONSUL_SNAPSHOT, SERVERS, ['8500/TCP'], "backup: the snapshot CronJob's `consul snapshot save` on the servers' HTTP API (admitted by its own ingress-only policy next to the servers)"),
   need(ETCD_SNAPSHOT, ETCD, ['2379/TCP'], "backup: the snapshot CronJob's `etcdctl snapshot save` on the client port (admitted under the client label)"),
 ];
 
@@ -129,7 +129,7 @@ const MUST_DENY: { flow: string; why: string }[] = [
   { flow: `${GATEWAY} -> ${PAYMENT} 9090/TCP`, why: 'the Gateway reaches only the exposed port (not metrics)' },
   { flow: `${GATEWAY} -> ${ORDER} 8080/TCP`, why: 'the Gateway reaches only exposed services' },
   { flow: `${PAYMENT} -> ${LEDGER[0]} 5432/TCP`, why: 'only the consumer of an external service reaches it' },
-  { flow: `${CONSUL_SNAPSHOT} -> ${SERVERS} 8502/TCP`, why: "the snapshot Job's mesh label would admit it to gRPC; its own egress allows the HTTP API only" },
+  { flow: `${CONSUL_SNAPSHOT} -> ${SERVERS} 8502/TCP`, why: "the snapshot Job is admitted to the servers' HTTP API only" },
   { flow: `${CONSUL_SNAPSHOT} -> ${AGENTS} 8500/TCP`, why: 'the snapshot Job talks to the servers only' },
   { flow: `${ETCD_SNAPSHOT} -> ${ETCD} 2380/TCP`, why: "the snapshot Job uses etcd's client port only" },
 ];
