@@ -42,7 +42,7 @@ export type { ConsulAclOptions, ConsulAutopilotOptions, ConsulClusterProps, Cons
 export type { ConsulAgentEndpoint, ConsulClusterAttributes, ConsulClusterReference, ConsulHttpEndpoint } from './consul/endpoints';
 export type { ConsulDnsEndpoint } from './consul/dns';
 export {
-  CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
+  CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_METRICS_READ_POLICY_RULES, CONSUL_SNAPSHOT_POLICY_RULES, DEFAULT_CONSUL_IMAGE,
 } from './consul/config';
 export { ConsulAgentRegistration } from './consul/agent-registration';
 export type { ConsulAgentAddress, ConsulAgentRegistrationProps } from './consul/agent-registration';
@@ -54,7 +54,7 @@ export type {
   ConsulBootstrapCluster, ConsulBootstrapProps, ConsulBootstrapReference, ConsulBootstrapSecrets, ConsulServiceTokenProps,
 } from './consul/bootstrap/props';
 export type { ConsulCatalogSyncProps } from './consul/catalog-sync';
-export { CONSUL_SNAPSHOT_POLICY_RULES, ConsulSnapshotSchedule } from './consul/snapshot-schedule';
+export { ConsulSnapshotSchedule } from './consul/snapshot-schedule';
 export type { ConsulSnapshotCluster, ConsulSnapshotScheduleProps } from './consul/snapshot-schedule';
 
 // mesh: Consul service mesh (consul-k8s) configuration entries

@@ -76,6 +76,17 @@ export const CONSUL_DNS_READ_POLICY_RULES = 'node_prefix "" {\n  policy = "read"
 /** ACL rules of a metrics scraper's token: `/v1/agent/metrics` needs agent read. */
 export const CONSUL_METRICS_READ_POLICY_RULES = 'agent_prefix "" {\n  policy = "read"\n}\n';
 
+/**
+ * ACL rules of the snapshot token. Consul authorizes `/v1/snapshot` with the `acl` resource
+ * alone (a snapshot holds every token, so reading it is as powerful as managing ACLs): no
+ * narrower rule works, `operator = "write"` is refused (checked against Consul 1.8.7 in
+ * test/real/consul-snapshot.test.ts), and a management token is broader still. Create the
+ * token with `consul acl policy create -name consul-snapshot -rules @rules.hcl` and
+ * `consul acl token create -policy-name consul-snapshot`, and keep its Secret as closely
+ * guarded as the bootstrap token.
+ */
+export const CONSUL_SNAPSHOT_POLICY_RULES = 'acl = "write"\n';
+
 /** TLS settings after validation. */
 export interface ResolvedConsulTls {
   readonly verifyIncoming: boolean;

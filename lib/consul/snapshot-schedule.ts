@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { ApiObject } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { ConsulAgentEndpoint } from './endpoints';
-import { DEFAULT_CONSUL_IMAGE } from './config';
+import { CONSUL_SNAPSHOT_POLICY_RULES, DEFAULT_CONSUL_IMAGE } from './config';
 import { ConsulMeshControlPlane, checkMeshControlPlane } from '../mesh/circuit-breaker';
 import { PodNetworkPolicy, podsIn, policyPort } from '../core/network-policy';
 import { SecretKeyReference, checkSecretKeyReference, secretKeyEnv } from '../core/secret';
@@ -11,17 +11,6 @@ import {
   SNAPSHOT_PATHS, SnapshotScheduleProps, renderSnapshotSchedule, resolveSnapshotSchedule,
 } from '../core/snapshot-schedule';
 import { ValidationPass, checkPresent, invalid } from '../core/validation';
-
-/**
- * ACL rules of the snapshot token. Consul authorizes `/v1/snapshot` with the `acl` resource
- * alone (a snapshot holds every token, so reading it is as powerful as managing ACLs): no
- * narrower rule works, `operator = "write"` is refused (checked against Consul 1.8.7 in
- * test/real/consul-snapshot.test.ts), and a management token is broader still. Create the
- * token with `consul acl policy create -name consul-snapshot -rules @rules.hcl` and
- * `consul acl token create -policy-name consul-snapshot`, and keep its Secret as closely
- * guarded as the bootstrap token.
- */
-export const CONSUL_SNAPSHOT_POLICY_RULES = 'acl = "write"\n';
 
 /** The script the CronJob runs (lib/consul/snapshot.sh), next to lib/core/snapshot-lib.sh. */
 export const CONSUL_SNAPSHOT_SCRIPT = readFileSync(join(__dirname, 'snapshot.sh'), 'utf8');

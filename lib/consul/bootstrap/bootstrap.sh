@@ -21,7 +21,8 @@
 #     BOOTSTRAP_TOKEN_SECRET + BOOTSTRAP_TOKEN_KEY, ACL_TOKENS_SECRET + ACL_TOKENS_KEY,
 #     AGENT_POLICY_FILE, DNS_POLICY_FILE, ANONYMOUS_DNS (true: the DNS policy also goes to
 #     the anonymous token, for Consul < 1.17), SERVICE_SELECTOR (label selector of the
-#     per-service token declarations, ConfigMaps in NAMESPACE), CONSUL_WAIT_SECONDS.
+#     per-service token declarations, ConfigMaps in NAMESPACE), CONSUL_WAIT_SECONDS, and
+#     SNAPSHOT_TOKEN_SECRET + SNAPSHOT_TOKEN_KEY + SNAPSHOT_POLICY_FILE for a snapshot token.
 #
 # Consul is the source of truth for tokens: each token it owns is found by its description,
 # and the Secrets mirror it, so a deleted Secret is written again with the same token.
@@ -317,6 +318,15 @@ ensure_acls() {
   dns=$(ensure_token "discovery-kit $CLUSTER_NAME: consul dns" -policy-name "$dns_policy") || exit 1
   fragment=$(jq -n -c --arg a "$agent" --arg d "$dns" '{acl: {tokens: {agent: $a, dns: $d}}}')
   put_secret "$NAMESPACE" "$ACL_TOKENS_SECRET" Opaque "{\"$ACL_TOKENS_KEY\":\"$(b64 "$fragment")\"}"
+
+  if [ -n "${SNAPSHOT_TOKEN_SECRET:-}" ]; then
+    require_key SNAPSHOT_TOKEN_KEY "${SNAPSHOT_TOKEN_KEY:-}"
+    [ -r "${SNAPSHOT_POLICY_FILE:-}" ] || die "SNAPSHOT_POLICY_FILE='${SNAPSHOT_POLICY_FILE:-}' is not readable"
+    ensure_policy "$CLUSTER_NAME-snapshot" "$SNAPSHOT_POLICY_FILE"
+    refresh_tokens
+    snapshot=$(ensure_token "discovery-kit $CLUSTER_NAME: snapshots" -policy-name "$CLUSTER_NAME-snapshot") || exit 1
+    put_secret "$NAMESPACE" "$SNAPSHOT_TOKEN_SECRET" Opaque "{\"$SNAPSHOT_TOKEN_KEY\":\"$(b64 "$snapshot")\"}"
+  fi
 
   if [ "${ANONYMOUS_DNS:-false}" = true ]; then
     anonymous=00000000-0000-0000-0000-000000000002

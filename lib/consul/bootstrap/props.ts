@@ -39,6 +39,8 @@ export interface ConsulBootstrapSecrets {
   readonly caKey: TlsSecretReference;
   /** The servers' certificate (`kubernetes.io/tls`), for `tls.serverCertificate`. */
   readonly serverCertificate: TlsSecretReference;
+  /** A token with `CONSUL_SNAPSHOT_POLICY_RULES`, for `ConsulSnapshotSchedule.aclToken`. */
+  readonly snapshotToken: SecretKeyReference;
 }
 
 /** Props of {@link ConsulBootstrap}. */
@@ -82,6 +84,12 @@ export interface ConsulBootstrapProps {
    * @default false
    */
   readonly anonymousDnsRead?: boolean;
+  /**
+   * Also create a token with `CONSUL_SNAPSHOT_POLICY_RULES` in `secrets.snapshotToken`, for a
+   * `ConsulSnapshotSchedule`. Off unless asked: it may change every ACL.
+   * @default false
+   */
+  readonly snapshotToken?: boolean;
   /**
    * The CA that signed the servers' HTTPS certificate, when the cluster serves HTTPS and
    * `tls` is off (with `tls` the generated CA is used).
@@ -151,5 +159,6 @@ export function consulBootstrapSecrets(clusterName: string): ConsulBootstrapSecr
     ca: { secretName: `${clusterName}-ca`, key: 'ca.crt' },
     caKey: { secretName: `${clusterName}-ca-key` },
     serverCertificate: { secretName: `${clusterName}-server-tls` },
+    snapshotToken: { secretName: `${clusterName}-snapshot-token`, key: 'token' },
   };
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { k8s } from 'cdk8s-plus-27';
-import { CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES } from '../config';
+import { CONSUL_AGENT_POLICY_RULES, CONSUL_DNS_READ_POLICY_RULES, CONSUL_SNAPSHOT_POLICY_RULES } from '../config';
 import { CONSUL_SERVICE_TOKEN_LABEL } from './props';
 import { ResolvedConsulBootstrap } from './resolve';
 import { restrictedContainerSecurityContext } from '../../core/security-context';
@@ -21,7 +21,10 @@ export const BOOTSTRAP_PATHS = {
 export function scriptConfigMap(spec: ResolvedConsulBootstrap): k8s.KubeConfigMapProps {
   return {
     metadata: metadata(spec, `${spec.name}-scripts`),
-    data: { 'bootstrap.sh': CONSUL_BOOTSTRAP_SCRIPT, 'agent-policy.hcl': CONSUL_AGENT_POLICY_RULES, 'dns-policy.hcl': CONSUL_DNS_READ_POLICY_RULES },
+    data: {
+      'bootstrap.sh': CONSUL_BOOTSTRAP_SCRIPT, 'agent-policy.hcl': CONSUL_AGENT_POLICY_RULES, 'dns-policy.hcl': CONSUL_DNS_READ_POLICY_RULES,
+      ...(spec.snapshotToken ? { 'snapshot-policy.hcl': CONSUL_SNAPSHOT_POLICY_RULES } : {}),
+    },
   };
 }
 
@@ -37,6 +40,7 @@ export function ownSecretNames(spec: ResolvedConsulBootstrap): string[] {
     ...(spec.gossipKey ? [secrets.gossipKey.secretName] : []),
     ...(spec.tls ? [secrets.ca.secretName, secrets.caKey.secretName, secrets.serverCertificate.secretName] : []),
     ...(spec.acl ? [secrets.bootstrapToken.secretName, secrets.aclTokens.secretName] : []),
+    ...(spec.snapshotToken ? [secrets.snapshotToken.secretName] : []),
   ];
 }
 
@@ -101,6 +105,11 @@ export function bootstrapEnv(spec: ResolvedConsulBootstrap): k8s.EnvVar[] {
       DNS_POLICY_FILE: `${BOOTSTRAP_PATHS.scripts}/dns-policy.hcl`,
       ANONYMOUS_DNS: String(spec.anonymousDnsRead),
       SERVICE_SELECTOR: `${CONSUL_SERVICE_TOKEN_LABEL}=${spec.clusterName}`,
+      ...(spec.snapshotToken ? {
+        SNAPSHOT_POLICY_FILE: `${BOOTSTRAP_PATHS.scripts}/snapshot-policy.hcl`,
+        SNAPSHOT_TOKEN_SECRET: secrets.snapshotToken.secretName,
+        SNAPSHOT_TOKEN_KEY: secrets.snapshotToken.key,
+      } : {}),
     });
   }
   return Object.entries(env).map(([name, value]) => ({ name, value }));

@@ -44,6 +44,7 @@ export interface ResolvedConsulBootstrap {
     readonly dnsNames: readonly string[];
   };
   readonly acl: boolean;
+  readonly snapshotToken: boolean;
   readonly anonymousDnsRead: boolean;
   /** The CronJob's schedule. */
   readonly schedule: string;
@@ -114,6 +115,7 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
     gossipKey: props.gossipKey ?? true,
     tls: tls ? { caDays, serverDays, renewDays, datacenter, domain, dnsNames } : undefined,
     acl: props.acl ?? true,
+    snapshotToken: (props.acl ?? true) && (props.snapshotToken ?? false),
     anonymousDnsRead: props.anonymousDnsRead ?? false,
     schedule: reconcileMinutes === 60 ? '0 * * * *' : `*/${reconcileMinutes} * * * *`,
     consulWaitSeconds,
@@ -122,7 +124,7 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
 
 function resolveSecrets(v: ValidationPass, scope: IConstruct, clusterName: string, given: Partial<ConsulBootstrapSecrets>): ConsulBootstrapSecrets {
   const secrets = { ...consulBootstrapSecrets(clusterName), ...given };
-  for (const field of ['gossipKey', 'bootstrapToken', 'aclTokens', 'ca'] as const) {
+  for (const field of ['gossipKey', 'bootstrapToken', 'aclTokens', 'ca', 'snapshotToken'] as const) {
     v.check(() => checkSecretKeyReference(scope, `secrets.${field}`, secrets[field]));
   }
   for (const field of ['caKey', 'serverCertificate'] as const) {
