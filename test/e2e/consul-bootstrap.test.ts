@@ -36,7 +36,7 @@ function platform(app: App): { bootstrap: ConsulBootstrap } {
     acl: { tokensSecret: s.aclTokens },
   });
   // Consul 1.8.7 answers DNS with the anonymous token only.
-  const bootstrap = new ConsulBootstrap(chart, 'bootstrap', { cluster, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], anonymousDnsRead: true });
+  const bootstrap = new ConsulBootstrap(chart, 'bootstrap', { cluster, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], anonymousDnsRead: true, snapshotToken: true });
   return { bootstrap };
 }
 
@@ -212,8 +212,13 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     expect(await policiesOf(fragment.acl.tokens.dns)).toEqual({ policies: ['consul-dns-read'], identities: [] });
     const payment = await secretValue('shop', 'payment-service-consul-token', 'token');
     expect(await policiesOf(payment)).toEqual({ policies: [], identities: ['payment-service'] });
+    const snapshot = await secretValue('consul', 'consul-snapshot-token', 'token');
+    expect(await policiesOf(snapshot)).toEqual({ policies: ['consul-snapshot'], identities: [] });
+    // The token a ConsulSnapshotSchedule reads takes a snapshot.
+    await cluster.consul(cluster.servers[0], ['snapshot', 'save', '/tmp/bootstrap-test.snap'], snapshot);
+    expect(await cluster.consul(cluster.servers[0], ['snapshot', 'inspect', '/tmp/bootstrap-test.snap'])).toMatch(/Index/);
     const rules = (await cluster.api(cluster.servers[0], 'GET', '/v1/acl/policies', { token: bootstrap })).body as any[];
-    expect(rules.map((p) => p.Name).sort()).toEqual(['consul-agent', 'consul-dns-read', 'global-management']);
+    expect(rules.map((p) => p.Name).sort()).toEqual(['consul-agent', 'consul-dns-read', 'consul-snapshot', 'global-management']);
   }, 240_000);
 
   it('changes nothing on a second run: same tokens, no Secret written', async () => {
