@@ -45,7 +45,7 @@ describe('ConsulCluster rejects bad input at synth time', () => {
     ['gossip Secret with a bad key', { gossipEncryption: GossipEncryption.fromSecret({ secretName: 'gossip', key: 'the key' }) }, 'gossipEncryption.key', /Secret key/],
     ['no gossip choice', { gossipEncryption: undefined }, 'gossipEncryption', /must be chosen explicitly: GossipEncryption.fromSecret.*GossipEncryption.disabled\(\)/],
     ['ACL tokens Secret name without a key', { acl: { tokensSecret: halfSecret('secretName') } }, 'acl.tokensSecret.key', /must be a Secret key/],
-    ['TLS without an agent certificate', { tls: { ...TLS, agentCertificate: undefined as any } }, 'tls.agentCertificate', /TLS needs certificates/],
+    ['per-agent certificates without Connect', { tls: { ...TLS, agentCertificate: undefined }, connect: false }, 'connect', /must stay on without tls.agentCertificate.*auto_encrypt/],
     ['TLS CA without a key', { tls: { ...TLS, ca: halfSecret('secretName') } }, 'tls.ca.key', /must be a Secret key/],
     ['TLS certificate with a bad Secret name', { tls: { ...TLS, serverCertificate: { secretName: 'Server TLS' } } }, 'tls.serverCertificate.secretName', /DNS-1123 subdomain/],
     ['storage size in GB', { storageSize: '10GB' }, 'storageSize', /"10GB".*Kubernetes quantity/],
@@ -87,7 +87,7 @@ describe('ConsulCluster rejects bad input at synth time', () => {
 
   it('names each missing certificate of TLS without certificates', () => {
     const error = errorOf({ tls: {} as any });
-    expect(error.problems.map((p) => p.field)).toEqual(['tls.ca', 'tls.serverCertificate', 'tls.agentCertificate']);
+    expect(error.problems.map((p) => p.field)).toEqual(['tls.ca', 'tls.serverCertificate']);
     expect(error.problems.every((p) => /TLS needs certificates/.test(p.allowed))).toBe(true);
   });
 
@@ -96,7 +96,7 @@ describe('ConsulCluster rejects bad input at synth time', () => {
       replicas: 4,
       datacenter: 'dc_1',
       gossipEncryption: GossipEncryption.fromSecret({ secretName: 'gossip', key: 'the key' }),
-      tls: { ...TLS, agentCertificate: undefined as any },
+      tls: { ...TLS, ca: undefined as any },
       storageSize: '10GB',
       reconnectTimeout: Duration.hours(1),
       autopilot: { lastContactThreshold: Duration.millis(0) },
@@ -108,7 +108,7 @@ describe('ConsulCluster rejects bad input at synth time', () => {
       ['datacenter', 'dc_1'],
       ['replicas', 4],
       ['gossipEncryption.key', 'the key'],
-      ['tls.agentCertificate', undefined],
+      ['tls.ca', undefined],
       ['storageSize', '10GB'],
       ['reconnectTimeout', Duration.hours(1)],
       ['autopilot.lastContactThreshold', Duration.millis(0)],

@@ -468,6 +468,20 @@ describe('ConsulCluster with TLS', () => {
   });
 });
 
+describe('ConsulCluster with TLS and no shared agent certificate', () => {
+  const { objects } = build({ tls: { ...TLS, agentCertificate: undefined } });
+
+  it('lets each agent take its own certificate from the servers (auto_encrypt) and mounts only the CA into the agents', () => {
+    expect(configOf(objects, 'server').auto_encrypt).toEqual({ allow_tls: true });
+    const agentConfig = configOf(objects, 'agent');
+    expect(agentConfig.auto_encrypt).toEqual({ tls: true });
+    expect(agentConfig.tls.defaults).toEqual({ ca_file: '/consul/tls/ca/ca.crt', verify_outgoing: true });
+    expect(unknownConfigKeys(agentConfig)).toEqual([]);
+    expect(findObject(objects, 'DaemonSet', 'consul-agent').spec.template.spec.volumes.map((v: any) => v.name)).not.toContain('tls-cert');
+    expect(findObject(objects, 'StatefulSet', 'consul-server').spec.template.spec.volumes.map((v: any) => v.name)).toContain('tls-cert');
+  });
+});
+
 describe('ConsulCluster security switches', () => {
   it('reads ACL tokens from an optional Secret as a second config dir, which the entrypoint watches', () => {
     const { objects } = build({ acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' }, enableTokenPersistence: false } });

@@ -57,8 +57,13 @@ export interface ConsulTlsOptions {
   readonly ca: SecretKeyReference;
   /** Certificate and key of the servers. */
   readonly serverCertificate: TlsSecretReference;
-  /** Certificate and key of the client agents (shared by all agents; also their RPC client certificate). */
-  readonly agentCertificate: TlsSecretReference;
+  /**
+   * Certificate and key shared by all client agents (also their RPC client certificate).
+   * Without it each agent gets its own certificate from the servers at start (`auto_encrypt`,
+   * signed by Consul's Connect CA, which the servers trust for RPC; needs `connect`).
+   * @default - one certificate per agent, from the servers
+   */
+  readonly agentCertificate?: TlsSecretReference;
   /** `tls.internal_rpc.verify_incoming`: RPC callers must present a certificate of the CA. @default true */
   readonly verifyIncoming?: boolean;
   /** `tls.defaults.verify_outgoing`. @default true */

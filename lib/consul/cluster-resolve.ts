@@ -53,6 +53,9 @@ export function resolveConsulCluster(scope: IConstruct, id: string, props: Consu
   const acl = props.acl ?? {};
   const aclTokensSecret = acl.tokensSecret && v.check(() => checkSecretKeyReference(scope, 'acl.tokensSecret', acl.tokensSecret!));
   const tls = props.tls && resolveTls(v, scope, props.tls);
+  if (tls?.autoEncrypt && props.connect === false) {
+    v.report(scope, 'connect', false, "must stay on without tls.agentCertificate: the agents' own certificates (auto_encrypt) come from the Connect CA");
+  }
   const uiAccess = props.uiAccess && v.check(() => checkPeers(scope, 'uiAccess', props.uiAccess!));
   const metricsScrapers = props.metricsScrapers && v.check(() => checkPeers(scope, 'metricsScrapers', props.metricsScrapers!));
   const consulK8s = props.consulK8s && v.check(() => resolveConsulK8s(scope, 'consulK8s', props.consulK8s!, name));
@@ -165,20 +168,21 @@ function checkStorageSize(scope: IConstruct, size: string): string {
   return size;
 }
 
-const CERTIFICATES = ['ca', 'serverCertificate', 'agentCertificate'] as const;
+const CERTIFICATES = ['ca', 'serverCertificate'] as const;
 
 function resolveTls(v: ValidationPass, scope: IConstruct, tls: ConsulTlsOptions): ResolvedConsulClusterTls {
   for (const field of CERTIFICATES.filter((f) => !tls[f])) {
     v.report(scope, `tls.${field}`, tls[field],
-      'TLS needs certificates: set tls.ca ({ secretName, key }), tls.serverCertificate and tls.agentCertificate ({ secretName } of kubernetes.io/tls Secrets)');
+      'TLS needs certificates: set tls.ca ({ secretName, key }) and tls.serverCertificate ({ secretName } of a kubernetes.io/tls Secret)');
   }
   if (tls.ca) v.check(() => checkSecretKeyReference(scope, 'tls.ca', tls.ca));
   if (tls.serverCertificate) v.check(() => checkTlsSecretReference(scope, 'tls.serverCertificate', tls.serverCertificate));
-  if (tls.agentCertificate) v.check(() => checkTlsSecretReference(scope, 'tls.agentCertificate', tls.agentCertificate));
+  if (tls.agentCertificate) v.check(() => checkTlsSecretReference(scope, 'tls.agentCertificate', tls.agentCertificate!));
   return {
     ca: tls.ca,
     serverCertificate: tls.serverCertificate,
     agentCertificate: tls.agentCertificate,
+    autoEncrypt: tls.agentCertificate === undefined,
     verifyIncoming: tls.verifyIncoming ?? true,
     verifyOutgoing: tls.verifyOutgoing ?? true,
     verifyServerHostname: tls.verifyServerHostname ?? true,

@@ -89,6 +89,8 @@ export const CONSUL_SNAPSHOT_POLICY_RULES = 'acl = "write"\n';
 
 /** TLS settings after validation. */
 export interface ResolvedConsulTls {
+  /** Agents get their certificates from the servers (`auto_encrypt`) instead of a shared Secret. */
+  readonly autoEncrypt: boolean;
   readonly verifyIncoming: boolean;
   readonly verifyOutgoing: boolean;
   readonly verifyServerHostname: boolean;
@@ -134,7 +136,7 @@ export function serverConfig(inputs: ConsulServerConfigInputs): Record<string, u
   return {
     server: true,
     bootstrap_expect: inputs.bootstrapExpect,
-    ...commonConfig(inputs),
+    ...commonConfig({ ...inputs, server: true }),
     ports: { ...apiPorts(inputs.tls), dns: CONSUL_PORTS.dns, server: CONSUL_PORTS.server, serf_lan: CONSUL_PORTS.serfLan, serf_wan: CONSUL_PORTS.serfWan },
     autopilot: {
       // Autopilot stops pruning dead servers at quorum, so a bad node cannot shrink the cluster below it.
@@ -147,6 +149,8 @@ export function serverConfig(inputs: ConsulServerConfigInputs): Record<string, u
     performance: { raft_multiplier: 1 },
     ui_config: { enabled: inputs.ui },
     connect: { enabled: inputs.connect },
+    // Servers sign each agent's certificate with the Connect CA, and trust it for RPC.
+    ...(inputs.tls?.autoEncrypt ? { auto_encrypt: { allow_tls: true } } : {}),
   };
 }
 
@@ -157,12 +161,13 @@ export function serverConfig(inputs: ConsulServerConfigInputs): Record<string, u
 export function agentConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> {
   return {
     server: false,
-    ...commonConfig(inputs),
+    ...commonConfig({ ...inputs, server: false }),
     ports: { ...apiPorts(inputs.tls), dns: -1, serf_lan: CONSUL_PORTS.serfLan },
+    ...(inputs.tls?.autoEncrypt ? { auto_encrypt: { tls: true } } : {}),
   };
 }
 
-function commonConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> {
+function commonConfig(inputs: ConsulAgentConfigInputs & { readonly server: boolean }): Record<string, unknown> {
   return {
     datacenter: inputs.datacenter,
     domain: inputs.domain,
@@ -178,7 +183,7 @@ function commonConfig(inputs: ConsulAgentConfigInputs): Record<string, unknown> 
     acl: inputs.acl
       ? { enabled: true, default_policy: 'deny', down_policy: 'extend-cache', enable_token_persistence: inputs.acl.enableTokenPersistence }
       : { enabled: false },
-    ...(inputs.tls ? { tls: tlsConfig(inputs.tls) } : {}),
+    ...(inputs.tls ? { tls: tlsConfig(inputs.tls, inputs.server) } : {}),
     // Metrics are kept for Prometheus only when someone may scrape them; the hostname
     // prefix would make every pod's series names differ.
     ...(inputs.prometheus ? { telemetry: { prometheus_retention_time: '60s', disable_hostname: true } } : {}),
@@ -190,12 +195,13 @@ function apiPorts(tls: ResolvedConsulTls | undefined): Record<string, number> {
   return { http: tls.httpsOnly ? -1 : CONSUL_PORTS.http, https: CONSUL_PORTS.https, grpc: -1, grpc_tls: CONSUL_PORTS.grpc };
 }
 
-function tlsConfig(tls: ResolvedConsulTls): Record<string, unknown> {
+function tlsConfig(tls: ResolvedConsulTls, server: boolean): Record<string, unknown> {
+  // An auto_encrypt agent has no certificate file: it asks the servers for one at start.
+  const files = server || !tls.autoEncrypt ? { cert_file: CONSUL_PATHS.certFile, key_file: CONSUL_PATHS.keyFile } : {};
   return {
     defaults: {
       ca_file: CONSUL_PATHS.caFile,
-      cert_file: CONSUL_PATHS.certFile,
-      key_file: CONSUL_PATHS.keyFile,
+      ...files,
       verify_outgoing: tls.verifyOutgoing,
     },
     internal_rpc: { verify_incoming: tls.verifyIncoming, verify_server_hostname: tls.verifyServerHostname },

@@ -17,7 +17,7 @@ export function secretVolumes(spec: ResolvedConsulCluster, role: Role): SecretVo
   if (tls) {
     const certificate = role === 'server' ? tls.serverCertificate : tls.agentCertificate;
     volumes.push(secretVolume('tls-ca', dirOf(CONSUL_PATHS.caFile), tls.ca.secretName, { [tls.ca.key]: 'ca.crt' }));
-    volumes.push(secretVolume('tls-cert', dirOf(CONSUL_PATHS.certFile), certificate.secretName, { 'tls.crt': 'tls.crt', 'tls.key': 'tls.key' }));
+    if (certificate) volumes.push(secretVolume('tls-cert', dirOf(CONSUL_PATHS.certFile), certificate.secretName, { 'tls.crt': 'tls.crt', 'tls.key': 'tls.key' }));
   }
   if (aclTokensSecret) {
     // Optional: the pods must start before the tokens exist (they are made with `consul acl

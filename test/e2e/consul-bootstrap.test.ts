@@ -274,7 +274,7 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
  * `tls: true`: the same job generates the CA and the servers' certificate before the
  * servers start, and real Consul 1.8.7 runs RPC TLS with them (verify_incoming,
  * verify_outgoing, verify_server_hostname) and serves HTTPS with the generated certificate.
- * Stand-in until the cluster uses auto_encrypt: the agent presents the server certificate too.
+ * The agent presents a shared certificate here (tls.agentCertificate); per-agent certificates (auto_encrypt) are tested in test/real/consul-tls.test.ts.
  */
 describe('ConsulBootstrap with tls: true against a real kube-apiserver and real Consul 1.8.7', () => {
   const app = new App();

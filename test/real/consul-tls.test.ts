@@ -67,6 +67,58 @@ describe('real Consul 1.8.7: certificate rotation on a TLS server', () => {
   }, 60_000);
 });
 
+/**
+ * Without `tls.agentCertificate` each agent asks the servers for its own certificate at start
+ * (`auto_encrypt`), signed by Consul's Connect CA: no certificate Secret is shared by every node.
+ * ACLs are off here: with them on, the agent needs its agent token first (the bootstrap writes it).
+ */
+describe('real Consul 1.8.7: one certificate per agent (auto_encrypt)', () => {
+  const chart = new Chart(Testing.app(), 'auto-encrypt', { namespace: 'consul', disableResourceNameHashes: true });
+  const consul = new ConsulCluster(chart, 'consul', {
+    developmentSingleServer: true,
+    acl: { enabled: false },
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
+    tls: { ca: { secretName: 'consul-ca', key: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' } },
+  });
+  const generated = generatedConsul(synthChart(chart));
+  const pki = mkdtempSync(join(tmpdir(), 'consul-pki-'));
+  let cluster: ConsulTestCluster;
+
+  beforeAll(async () => {
+    const ca = createCa(pki);
+    cluster = await ConsulTestCluster.start(generated, { agents: 1, beforeStart: (c) => {
+      c.secrets.set('consul-ca', { 'ca.crt': ca.cert });
+      c.secrets.set('consul-server-tls', issue(pki, 'server-a', [...consul.tlsDnsNames.server, `IP:${c.block.server(0)}`]));
+    } });
+    await cluster.servers[0].waitReady(60_000);
+  }, 120_000);
+  afterAll(async () => {
+    await cluster?.cleanup();
+    rmSync(pki, { recursive: true, force: true });
+  });
+
+  it('mounts no certificate into the agents, which take their own from the servers and join over verified RPC', async () => {
+    const agentPod = generated.daemonSet.spec.template.spec;
+    expect(agentPod.volumes.map((v: any) => v.name)).not.toContain('tls-cert');
+    expect(cluster.agentConfig()).toMatchObject({ auto_encrypt: { tls: true } });
+    // As 1.8.7 reads it: the tls block under its older top-level names.
+    expect(cluster.serverConfig()).toMatchObject({ auto_encrypt: { allow_tls: true }, verify_incoming_rpc: true });
+    const agent = cluster.agents[0];
+    // Asked of the server (whose certificate the test's CA signed): the agent's node is in the catalog.
+    let node: any;
+    for (const deadline = Date.now() + 60_000; !node?.Node; await sleep(500)) {
+      if (Date.now() > deadline) throw new Error(`the agent's node is not in the catalog:\n${agent.logTail()}`);
+      node = (await cluster.api(cluster.servers[0], 'GET', `/v1/catalog/node/${agent.name}`).catch(() => ({ body: undefined }))).body;
+    }
+    const served = await peerCertificate(agent.address);
+    // Signed by Consul's Connect CA for this agent alone (a SPIFFE agent identity), not the test's CA.
+    expect(served.issuer.CN).toMatch(/\.consul\.ca\./);
+    expect(served.subjectaltname).toMatch(/URI:spiffe:\/\/[^/]+\/agent\/client\/dc\/dc1\/id\//);
+    expect(served.fingerprint256).not.toBe((await peerCertificate(cluster.servers[0].address)).fingerprint256);
+    expect(agent.log()).toMatch(/agent.auto_config: automatically upgraded to TLS/);
+  }, 90_000);
+});
+
 function openssl(...args: string[]): void {
   const result = spawnSync('openssl', args, { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${result.stderr}`);
@@ -92,6 +144,17 @@ function issue(dir: string, name: string, sans: string[]): Record<string, string
 function fingerprint(pem: string): string {
   const result = spawnSync('openssl', ['x509', '-noout', '-fingerprint', '-sha256'], { input: pem, encoding: 'utf8' });
   return result.stdout.trim().split('=')[1].replaceAll(':', '').toUpperCase();
+}
+
+/** The certificate a pod's HTTPS port presents. */
+function peerCertificate(host: string): Promise<import('node:tls').PeerCertificate> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: CONSUL_PORTS.https, rejectUnauthorized: false, timeout: 5000 }, () => {
+      resolve(socket.getPeerCertificate());
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
 }
 
 /** The SHA-256 fingerprint of the certificate the HTTPS port presents. */
