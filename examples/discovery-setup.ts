@@ -1,7 +1,7 @@
 import { App, Chart, Cron, Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import {
-  ConsulCluster, ConsulSnapshotSchedule, DiscoverableService, EtcdCluster, EtcdSnapshotSchedule, ExternalService, Gateway, GossipEncryption, MeshProtocol,
+  ConsulBootstrap, ConsulCluster, ConsulSnapshotSchedule, consulBootstrapSecrets, DiscoverableService, EtcdCluster, EtcdSnapshotSchedule, ExternalService, Gateway, GossipEncryption, MeshProtocol,
   RestrictedNamespace,
 } from '../lib';
 import { SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings, defineShop } from './shop';
@@ -48,28 +48,40 @@ export function buildExampleApp(app: App, services: Record<ShopServiceName, Shop
 export function addConsulChart(app: App): ConsulCluster {
   const chart = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });
   new RestrictedNamespace(chart, 'namespace', { name: 'consul' });
+  // Every Secret the cluster reads is made by the bootstrap Job below: nothing to create by hand.
+  const secrets = consulBootstrapSecrets('consul');
   const consul = new ConsulCluster(chart, 'consul', {
     replicas: 3,
-    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
+    gossipEncryption: GossipEncryption.fromSecret(secrets.gossipKey),
     // Any non-root ids work (every writable path is a volume owned through fsGroup); >= 10000 per kube-score.
     runAsUser: 10100,
     runAsGroup: 10100,
     // Pinned so CoreDNS can forward `.consul` to it; an address in kubeadm's default
     // Service CIDR (10.96.0.0/12): pick a free one from yours.
     dnsClusterIp: '10.96.0.53',
-    // Agent and DNS tokens, created after `consul acl bootstrap` (see the README).
-    acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
+    // The agent and DNS tokens the bootstrap writes; the pods pick them up without a restart.
+    acl: { tokensSecret: secrets.aclTokens },
     // consul-k8s runs the mesh of the `mesh` chart; its servers review tokens with the API
     // server at this (example) address: `kubectl get endpoints kubernetes` shows yours.
-    consulK8s: { namespace: 'consul-k8s', apiServer: [{ ipBlock: { cidr: '10.0.0.10/32' } }] },
+    consulK8s: { namespace: 'consul-k8s', apiServer: API_SERVER },
     partOf: 'service-discovery',
   });
-  // Two days of hourly snapshots; the token's policy is CONSUL_SNAPSHOT_POLICY_RULES.
+  // Generates the gossip key, bootstraps ACLs and writes every token (agents, DNS, snapshots,
+  // and each registering service's), once and then every 5 minutes, idempotently.
+  new ConsulBootstrap(chart, 'bootstrap', {
+    cluster: consul,
+    apiServer: API_SERVER,
+    snapshotToken: true,
+    runAsUser: 10100,
+    runAsGroup: 10100,
+    partOf: 'service-discovery',
+  });
+  // Two days of hourly snapshots, with the bootstrap's snapshot token.
   new ConsulSnapshotSchedule(chart, 'snapshots', {
     cluster: consul,
     schedule: Cron.schedule({ minute: '17' }),
     retain: 48,
-    aclToken: { secretName: 'consul-snapshot-token', key: 'token' },
+    aclToken: secrets.snapshotToken,
     runAsUser: 10100,
     partOf: 'service-discovery',
   });
@@ -110,6 +122,9 @@ export function addMeshChart(app: App, consul: ConsulCluster): void {
   });
   checkout.discover(inventory);
 }
+
+/** The Kubernetes API server's endpoints (`kubectl get endpoints kubernetes` shows yours): NetworkPolicies see them after DNAT. */
+const API_SERVER: k8s.NetworkPolicyPeer[] = [{ ipBlock: { cidr: '10.0.0.10/32' } }];
 
 /** The platform's Prometheus, which may scrape the registries' metrics. */
 const PROMETHEUS: k8s.NetworkPolicyPeer = {

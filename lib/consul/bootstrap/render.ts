@@ -75,15 +75,15 @@ export function bootstrapEnv(spec: ResolvedConsulBootstrap): k8s.EnvVar[] {
   const env: Record<string, string> = {
     NAMESPACE: spec.namespace,
     CLUSTER_NAME: spec.clusterName,
-    SECRET_LABELS: JSON.stringify(spec.labels),
+    STORE_LABELS: JSON.stringify(spec.labels),
     WORK_DIR: BOOTSTRAP_PATHS.work,
   };
-  if (spec.gossipKey) Object.assign(env, { GOSSIP_SECRET: secrets.gossipKey.secretName, GOSSIP_KEY: secrets.gossipKey.key });
+  if (spec.gossipKey) Object.assign(env, { GOSSIP_KEY_STORE: secrets.gossipKey.secretName, GOSSIP_KEY: secrets.gossipKey.key });
   if (tls) {
     Object.assign(env, {
-      TLS_CA_SECRET: secrets.ca.secretName,
-      TLS_CA_KEY_SECRET: secrets.caKey.secretName,
-      TLS_SERVER_SECRET: secrets.serverCertificate.secretName,
+      TLS_CA_STORE: secrets.ca.secretName,
+      TLS_CA_KEY_STORE: secrets.caKey.secretName,
+      TLS_SERVER_STORE: secrets.serverCertificate.secretName,
       TLS_DATACENTER: tls.datacenter,
       TLS_DOMAIN: tls.domain,
       TLS_SERVER_DNS_NAMES: tls.dnsNames.join(','),
@@ -97,18 +97,18 @@ export function bootstrapEnv(spec: ResolvedConsulBootstrap): k8s.EnvVar[] {
       CONSUL_HTTP_ADDR: spec.consulAddress,
       ...(spec.caCert ? { CONSUL_CACERT: `${BOOTSTRAP_PATHS.ca}/ca.crt` } : {}),
       CONSUL_WAIT_SECONDS: String(spec.consulWaitSeconds),
-      BOOTSTRAP_TOKEN_SECRET: secrets.bootstrapToken.secretName,
-      BOOTSTRAP_TOKEN_KEY: secrets.bootstrapToken.key,
-      ACL_TOKENS_SECRET: secrets.aclTokens.secretName,
-      ACL_TOKENS_KEY: secrets.aclTokens.key,
+      BOOTSTRAP_STORE: secrets.bootstrapToken.secretName,
+      BOOTSTRAP_STORE_KEY: secrets.bootstrapToken.key,
+      ACL_STORE: secrets.aclTokens.secretName,
+      ACL_STORE_KEY: secrets.aclTokens.key,
       AGENT_POLICY_FILE: `${BOOTSTRAP_PATHS.scripts}/agent-policy.hcl`,
       DNS_POLICY_FILE: `${BOOTSTRAP_PATHS.scripts}/dns-policy.hcl`,
       ANONYMOUS_DNS: String(spec.anonymousDnsRead),
       SERVICE_SELECTOR: `${CONSUL_SERVICE_TOKEN_LABEL}=${spec.clusterName}`,
       ...(spec.snapshotToken ? {
         SNAPSHOT_POLICY_FILE: `${BOOTSTRAP_PATHS.scripts}/snapshot-policy.hcl`,
-        SNAPSHOT_TOKEN_SECRET: secrets.snapshotToken.secretName,
-        SNAPSHOT_TOKEN_KEY: secrets.snapshotToken.key,
+        SNAPSHOT_STORE: secrets.snapshotToken.secretName,
+        SNAPSHOT_STORE_KEY: secrets.snapshotToken.key,
       } : {}),
     });
   }
@@ -126,6 +126,7 @@ export function podTemplate(spec: ResolvedConsulBootstrap): k8s.PodTemplateSpec 
       serviceAccountName: spec.name,
       // The job talks to the API server with this token (and nothing else does).
       automountServiceAccountToken: true,
+      dnsConfig: spec.dnsConfig,
       enableServiceLinks: false,
       restartPolicy: 'Never',
       securityContext: {

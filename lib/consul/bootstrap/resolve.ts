@@ -4,6 +4,7 @@ import { IConstruct } from 'constructs';
 import { CONSUL_PORTS, DEFAULT_CONSUL_IMAGE } from '../config';
 import { ConsulBootstrapProps, ConsulBootstrapSecrets, consulBootstrapSecrets } from './props';
 import { recommendedLabels, selectorLabels } from '../../core/labels';
+import { podDnsConfig } from '../../core/dns-config';
 import { checkPeers } from '../../core/network-policy';
 import { ResolvedResources, resolveResources } from '../../core/resources';
 import { SecretKeyReference, checkSecretKeyReference, checkTlsSecretReference } from '../../core/secret';
@@ -45,6 +46,8 @@ export interface ResolvedConsulBootstrap {
   };
   readonly acl: boolean;
   readonly snapshotToken: boolean;
+  /** The pods' resolver settings: the servers' FQDN is looked up absolute first. */
+  readonly dnsConfig: k8s.PodDnsConfig;
   readonly anonymousDnsRead: boolean;
   /** The CronJob's schedule. */
   readonly schedule: string;
@@ -116,6 +119,7 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
     tls: tls ? { caDays, serverDays, renewDays, datacenter, domain, dnsNames } : undefined,
     acl: props.acl ?? true,
     snapshotToken: (props.acl ?? true) && (props.snapshotToken ?? false),
+    dnsConfig: podDnsConfig(scope, 'ndots'),
     anonymousDnsRead: props.anonymousDnsRead ?? false,
     schedule: reconcileMinutes === 60 ? '0 * * * *' : `*/${reconcileMinutes} * * * *`,
     consulWaitSeconds,
