@@ -1,4 +1,4 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdk8s';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,10 @@ const INVENTORY = 'mesh/inventory-service';
 const CHECKOUT = 'mesh/checkout-service';
 const CONSUL_SNAPSHOT = 'consul/consul-snapshot';
 const ETCD_SNAPSHOT = 'etcd/etcd-snapshot';
-const WORKLOADS = [SERVERS, AGENTS, ETCD, PAYMENT, ORDER, USER, INVENTORY, CHECKOUT, CONSUL_SNAPSHOT, ETCD_SNAPSHOT];
+// The bootstrap's CronJob, and its Job at deploy (named after a hash of its pod template).
+const BOOTSTRAP = 'consul/consul-bootstrap';
+const BOOTSTRAP_JOB = `consul/${/name: (consul-bootstrap-[0-9a-f]{8})\n/.exec(readFileSync(join(__dirname, '..', '..', 'dist', 'consul.k8s.yaml'), 'utf8'))?.[1]}`;
+const WORKLOADS = [SERVERS, AGENTS, ETCD, PAYMENT, ORDER, USER, INVENTORY, CHECKOUT, CONSUL_SNAPSHOT, ETCD_SNAPSHOT, BOOTSTRAP, BOOTSTRAP_JOB];
 
 // Probes for "nothing broader": pods of a namespace without policies, as anyone could create.
 const OUTSIDER = 'elsewhere/unlabelled-pod';
@@ -42,6 +45,8 @@ const API_SERVER = 'ipBlock 10.0.0.10/32';
 // The example's Gateway data plane (Envoy Gateway's proxies for `edge`) and its external ledger database.
 const GATEWAY = 'envoy-gateway-system/gateway.envoyproxy.io/owning-gateway-name=edge';
 const LEDGER = ['ipBlock 192.0.2.20/32', 'ipBlock 192.0.2.21/32'];
+// The platform's Prometheus, which the example lets scrape etcd's metrics.
+const PROMETHEUS = 'monitoring/app.kubernetes.io/name=prometheus';
 
 const elsewhere = (id: string, labels: Record<string, string>, origin: string): Omit<PeerDraft, 'workload'> => ({
   id, pod: { namespace: 'elsewhere', namespaceLabels: {}, labels }, ports: [], origin,
@@ -104,6 +109,11 @@ const EXPECTED: Need[] = [
   ...LEDGER.map((address) => need(ORDER, address, ['5432/TCP'], 'external binding: order-service discover()s the ledger-db ExternalService at its fixed addresses')),
   need(CONSUL_SNAPSHOT, SERVERS, ['8500/TCP'], "backup: the snapshot CronJob's `consul snapshot save` on the servers' HTTP API (admitted by its own ingress-only policy next to the servers)"),
   need(ETCD_SNAPSHOT, ETCD, ['2379/TCP'], "backup: the snapshot CronJob's `etcdctl snapshot save` on the client port (admitted under the client label)"),
+  need(PROMETHEUS, ETCD, ['8080/TCP'], "metrics: the platform's Prometheus scrapes etcd's /metrics (metricsScrapers)"),
+  ...[BOOTSTRAP, BOOTSTRAP_JOB].flatMap((b) => [
+    need(b, SERVERS, ['8500/TCP'], "bootstrap: ACL bootstrap and tokens over the servers' HTTP API (admitted by its own ingress-only policy next to the servers)"),
+    need(b, API_SERVER, ['6443/TCP'], 'bootstrap: writes the gossip key and token Secrets and lists token declarations through the API server'),
+  ]),
 ];
 
 /** Flows that must stay denied, whatever else changes. */
@@ -132,6 +142,10 @@ const MUST_DENY: { flow: string; why: string }[] = [
   { flow: `${CONSUL_SNAPSHOT} -> ${SERVERS} 8502/TCP`, why: "the snapshot Job is admitted to the servers' HTTP API only" },
   { flow: `${CONSUL_SNAPSHOT} -> ${AGENTS} 8500/TCP`, why: 'the snapshot Job talks to the servers only' },
   { flow: `${ETCD_SNAPSHOT} -> ${ETCD} 2380/TCP`, why: "the snapshot Job uses etcd's client port only" },
+  { flow: `${BOOTSTRAP} -> ${SERVERS} 8502/TCP`, why: "the bootstrap is admitted to the servers' HTTP API only" },
+  { flow: `${BOOTSTRAP} -> ${AGENTS} 8500/TCP`, why: 'the bootstrap talks to the servers only' },
+  { flow: `${PAYMENT} -> ${API_SERVER} 6443/TCP`, why: 'app pods never reach the API server' },
+  { flow: `${PROMETHEUS} -> ${ETCD} 2379/TCP`, why: "the scraper reads metrics, never etcd's data" },
 ];
 
 const keysOf = (needs: readonly Need[]) => needs.flatMap((n) => n.ports.map((p) => `${n.from} -> ${n.to} ${p}`));
@@ -158,7 +172,7 @@ describe('the NetworkPolicies of dist/, evaluated by cyclonus', () => {
   it('models one pod per workload of dist/, plus the peers the policies name (cluster DNS, consul-k8s, the API server)', () => {
     expect(model.peers.filter((p) => p.workload).map((p) => p.id).sort()).toEqual([...WORKLOADS].sort());
     const extraIds = new Set(EXTRA_PEERS.map((p) => p.id));
-    expect(model.peers.filter((p) => !p.workload && !extraIds.has(p.id)).map((p) => p.id).sort()).toEqual([CONSUL_K8S, API_SERVER, KUBE_DNS, GATEWAY, ...LEDGER].sort());
+    expect(model.peers.filter((p) => !p.workload && !extraIds.has(p.id)).map((p) => p.id).sort()).toEqual([CONSUL_K8S, API_SERVER, KUBE_DNS, GATEWAY, PROMETHEUS, ...LEDGER].sort());
     // The mesh pods' injected sidecar listener is in the model although no container declares it.
     expect(model.peers.find((p) => p.id === INVENTORY)?.ports).toContainEqual({ port: 20000, protocol: 'TCP' });
   });

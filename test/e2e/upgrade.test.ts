@@ -6,7 +6,7 @@ import { ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster } fr
 import type { KubeObject } from '../support/schema';
 import { findObject, synthChart } from '../support/synth';
 import { ApiServer, startApiServer } from './support/apiserver';
-import { serverSideApply, servable } from './support/apply';
+import { gatewayApiCrds, installCrds, serverSideApply, servable } from './support/apply';
 import { GOSSIP, restrictedChart } from './support/charts';
 
 // Version N, then version N+1 with the changes users make between releases, applied
@@ -16,7 +16,9 @@ let api: ApiServer;
 
 beforeAll(async () => {
   api = await startApiServer();
-});
+  // The example routes payment-service through a Gateway: HTTPRoute is a CRD.
+  await installCrds(api, gatewayApiCrds());
+}, 120_000);
 
 afterAll(async () => {
   await api?.stop();
