@@ -5,11 +5,43 @@ import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { Chart, Testing } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConsulCluster, GossipEncryption } from '../../lib';
+import { ConsulCluster, ConsulClusterProps, GossipEncryption } from '../../lib';
 import { CONSUL_PORTS } from '../../lib/consul/config';
 import { ConsulTestCluster, generatedConsul } from '../support/consul';
 import { sleep } from '../support/pod';
 import { synthChart } from '../support/synth';
+
+const CA = { secretName: 'consul-ca', key: 'ca.crt' };
+const SERVER_TLS = { secretName: 'consul-server-tls' };
+
+/**
+ * A single TLS server (and `agents` agents) from ConsulCluster's TLS settings, its CA and
+ * server certificate issued by openssl into the Secrets the pods mount; cleaned up after the suite.
+ */
+function tlsCluster(chartName: string, props: Pick<ConsulClusterProps, 'acl' | 'tls' | 'dnsClusterIp'>, agents: number) {
+  const chart = new Chart(Testing.app(), chartName, { namespace: 'consul', disableResourceNameHashes: true });
+  const consul = new ConsulCluster(chart, 'consul', {
+    developmentSingleServer: true,
+    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
+    ...props,
+  });
+  const generated = generatedConsul(synthChart(chart));
+  const pki = mkdtempSync(join(tmpdir(), 'consul-pki-'));
+  const state: { cluster?: ConsulTestCluster } = {};
+  beforeAll(async () => {
+    const ca = createCa(pki);
+    state.cluster = await ConsulTestCluster.start(generated, { agents, beforeStart: (c) => {
+      c.secrets.set('consul-ca', { 'ca.crt': ca.cert });
+      c.secrets.set('consul-server-tls', issue(pki, 'server-a', [...consul.tlsDnsNames.server, `IP:${c.block.server(0)}`]));
+    } });
+    await state.cluster.servers[0].waitReady(60_000);
+  }, 120_000);
+  afterAll(async () => {
+    await state.cluster?.cleanup();
+    rmSync(pki, { recursive: true, force: true });
+  });
+  return { consul, generated, pki, cluster: () => state.cluster! };
+}
 
 /**
  * A TLS-only server from ConsulCluster's TLS settings (HTTPS 8501, plain HTTP off), whose
@@ -18,42 +50,23 @@ import { synthChart } from '../support/synth';
  * older top-level names (see TLS_KEYS_FOR_1_8_7).
  */
 describe('real Consul 1.8.7: certificate rotation on a TLS server', () => {
-  const chart = new Chart(Testing.app(), 'tls', { namespace: 'consul', disableResourceNameHashes: true });
-  const consul = new ConsulCluster(chart, 'consul', {
-    developmentSingleServer: true,
+  const { consul, pki, cluster } = tlsCluster('tls', {
     dnsClusterIp: '10.96.0.53',
     acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
-    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
-    tls: { ca: { secretName: 'consul-ca', key: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' }, agentCertificate: { secretName: 'consul-agent-tls' } },
-  });
-  const generated = generatedConsul(synthChart(chart));
-  const pki = mkdtempSync(join(tmpdir(), 'consul-pki-'));
-  let cluster: ConsulTestCluster;
-
-  beforeAll(async () => {
-    const ca = createCa(pki);
-    cluster = await ConsulTestCluster.start(generated, { agents: 0, beforeStart: (c) => {
-      c.secrets.set('consul-ca', { 'ca.crt': ca.cert });
-      c.secrets.set('consul-server-tls', issue(pki, 'server-a', [...consul.tlsDnsNames.server, `IP:${c.block.server(0)}`]));
-    } });
-    await cluster.servers[0].waitReady(60_000);
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.cleanup();
-    rmSync(pki, { recursive: true, force: true });
-  });
+    tls: { ca: CA, serverCertificate: SERVER_TLS, agentCertificate: { secretName: 'consul-agent-tls' } },
+  }, 0);
 
   it('serves HTTPS only, with the certificate from the Secret', async () => {
-    expect(cluster.serverConfig().ports).toMatchObject({ http: -1, https: CONSUL_PORTS.https });
-    expect(await servedCertificate(cluster.servers[0].address)).toBe(fingerprint(cluster.secrets.get('consul-server-tls')!['tls.crt']));
+    expect(cluster().serverConfig().ports).toMatchObject({ http: -1, https: CONSUL_PORTS.https });
+    expect(await servedCertificate(cluster().servers[0].address)).toBe(fingerprint(cluster().secrets.get('consul-server-tls')!['tls.crt']));
   });
 
   it('serves a rotated certificate within seconds, without a restart', async () => {
-    const server = cluster.servers[0];
+    const server = cluster().servers[0];
     const pid = server.pid;
     const rotated = issue(pki, 'server-b', [...consul.tlsDnsNames.server, `IP:${server.address}`]);
     const changed = Date.now();
-    cluster.secrets.set('consul-server-tls', rotated);
+    cluster().secrets.set('consul-server-tls', rotated);
     const deadline = changed + 15_000;
     while ((await servedCertificate(server.address)) !== fingerprint(rotated['tls.crt'])) {
       if (Date.now() > deadline) throw new Error(`the old certificate is still served 15 s after the Secret changed:\n${server.logTail()}`);
@@ -63,7 +76,7 @@ describe('real Consul 1.8.7: certificate rotation on a TLS server', () => {
     expect(server.pid).toBe(pid);
     expect(server.log()).toMatch(/consul-entrypoint: a file in \/consul\/tls\/ca \/consul\/tls\/cert .*changed: reloading consul/);
     // The API still answers over TLS with the new certificate, verified with the CA.
-    expect((await cluster.api(server, 'GET', '/v1/status/leader')).status).toBe(200);
+    expect((await cluster().api(server, 'GET', '/v1/status/leader')).status).toBe(200);
   }, 60_000);
 });
 
@@ -73,48 +86,26 @@ describe('real Consul 1.8.7: certificate rotation on a TLS server', () => {
  * ACLs are off here: with them on, the agent needs its agent token first (the bootstrap writes it).
  */
 describe('real Consul 1.8.7: one certificate per agent (auto_encrypt)', () => {
-  const chart = new Chart(Testing.app(), 'auto-encrypt', { namespace: 'consul', disableResourceNameHashes: true });
-  const consul = new ConsulCluster(chart, 'consul', {
-    developmentSingleServer: true,
-    acl: { enabled: false },
-    gossipEncryption: GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' }),
-    tls: { ca: { secretName: 'consul-ca', key: 'ca.crt' }, serverCertificate: { secretName: 'consul-server-tls' } },
-  });
-  const generated = generatedConsul(synthChart(chart));
-  const pki = mkdtempSync(join(tmpdir(), 'consul-pki-'));
-  let cluster: ConsulTestCluster;
-
-  beforeAll(async () => {
-    const ca = createCa(pki);
-    cluster = await ConsulTestCluster.start(generated, { agents: 1, beforeStart: (c) => {
-      c.secrets.set('consul-ca', { 'ca.crt': ca.cert });
-      c.secrets.set('consul-server-tls', issue(pki, 'server-a', [...consul.tlsDnsNames.server, `IP:${c.block.server(0)}`]));
-    } });
-    await cluster.servers[0].waitReady(60_000);
-  }, 120_000);
-  afterAll(async () => {
-    await cluster?.cleanup();
-    rmSync(pki, { recursive: true, force: true });
-  });
+  const { generated, cluster } = tlsCluster('auto-encrypt', { acl: { enabled: false }, tls: { ca: CA, serverCertificate: SERVER_TLS } }, 1);
 
   it('mounts no certificate into the agents, which take their own from the servers and join over verified RPC', async () => {
     const agentPod = generated.daemonSet.spec.template.spec;
     expect(agentPod.volumes.map((v: any) => v.name)).not.toContain('tls-cert');
-    expect(cluster.agentConfig()).toMatchObject({ auto_encrypt: { tls: true } });
+    expect(cluster().agentConfig()).toMatchObject({ auto_encrypt: { tls: true } });
     // As 1.8.7 reads it: the tls block under its older top-level names.
-    expect(cluster.serverConfig()).toMatchObject({ auto_encrypt: { allow_tls: true }, verify_incoming_rpc: true });
-    const agent = cluster.agents[0];
+    expect(cluster().serverConfig()).toMatchObject({ auto_encrypt: { allow_tls: true }, verify_incoming_rpc: true });
+    const agent = cluster().agents[0];
     // Asked of the server (whose certificate the test's CA signed): the agent's node is in the catalog.
     let node: any;
     for (const deadline = Date.now() + 60_000; !node?.Node; await sleep(500)) {
       if (Date.now() > deadline) throw new Error(`the agent's node is not in the catalog:\n${agent.logTail()}`);
-      node = (await cluster.api(cluster.servers[0], 'GET', `/v1/catalog/node/${agent.name}`).catch(() => ({ body: undefined }))).body;
+      node = (await cluster().api(cluster().servers[0], 'GET', `/v1/catalog/node/${agent.name}`).catch(() => ({ body: undefined }))).body;
     }
     const served = await peerCertificate(agent.address);
     // Signed by Consul's Connect CA for this agent alone (a SPIFFE agent identity), not the test's CA.
     expect(served.issuer.CN).toMatch(/\.consul\.ca\./);
     expect(served.subjectaltname).toMatch(/URI:spiffe:\/\/[^/]+\/agent\/client\/dc\/dc1\/id\//);
-    expect(served.fingerprint256).not.toBe((await peerCertificate(cluster.servers[0].address)).fingerprint256);
+    expect(served.fingerprint256).not.toBe((await peerCertificate(cluster().servers[0].address)).fingerprint256);
     expect(agent.log()).toMatch(/agent.auto_config: automatically upgraded to TLS/);
   }, 90_000);
 });
