@@ -5,7 +5,7 @@ import { createServer } from 'node:http';
 import { App, Chart, Testing } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addConsulChart, buildExampleApp } from '../../examples/discovery-setup';
-import { ConsulAgentRegistration, DiscoverableService } from '../../lib';
+import { ConsulAgentRegistration, ConsulAgentToken, DiscoverableService } from '../../lib';
 import { parseGoDuration } from '../support/go-duration';
 import { AclTokens, ConsulTestCluster, generatedConsul } from '../support/consul';
 import { sleep } from '../support/pod';
@@ -232,7 +232,7 @@ function addHostileChart(app: App, note: string): Chart {
     image: 'ghcr.io/acme/payment-service:1.8.2',
     ports: [{ name: 'http', port: 80, containerPort: 8080 }],
     registration: new ConsulAgentRegistration({
-      agent: consul.agent, meta: { note }, aclToken: { secretName: 'payment-service-consul-token', key: 'token' },
+      agent: consul.agent, meta: { note }, aclToken: ConsulAgentToken.fromSecret({ secretName: 'payment-service-consul-token', key: 'token' }),
     }),
   });
   return chart;
