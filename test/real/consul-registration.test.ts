@@ -254,7 +254,10 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     expect(await agentHas(i)).toBe(false);
     // Rotated again, to a new token of the service: registered again with it.
     const next = await cluster.createToken([`-service-identity=${service}`, '-description=rotated payment-service token'], tokens.bootstrap);
-    await cluster.waitForServiceToken(service, next, 60_000);
+    // Only once this agent accepts the new token (it resolves a new token through the servers).
+    const probe = { ID: `${i.name}-token-check`, Name: service };
+    await until(async () => (await cluster.api(i.agent, 'PUT', '/v1/agent/service/register', { token: next, body: probe })).status === 200, 60_000);
+    await cluster.api(i.agent, 'PUT', `/v1/agent/service/deregister/${probe.ID}`, { token: next });
     setToken(next);
     await until(() => agentHas(i), ONE_RESYNC_MS, () => i.pod.log());
     expect(i.pod.log().split(rotated)).toHaveLength(3);
