@@ -143,6 +143,13 @@ describe('ConsulAgentToken.fromBootstrap creates nothing for a rejected service'
     expect(error.problems.map((p) => p.field).sort()).toEqual(['image', 'registration.aclToken.bootstrap.clusterName', 'registration.resyncInterval', 'registration.tags[0]']);
   });
 
+  it('checks a token Secret even when the Consul service name is bad', () => {
+    const error = rejectionOf((chart) => registering(chart, 'payment-service', {
+      serviceName: 'Payment', aclToken: ConsulAgentToken.fromSecret({ secretName: 'payment_token', key: 'token' }),
+    }));
+    expect(error.problems.map((p) => p.field).sort()).toEqual(['registration.aclToken.secretName', 'registration.serviceName']);
+  });
+
   it('names a token given the old way (a bare SecretKeyReference, from plain JavaScript)', () => {
     const error = rejectionOf((chart) => registering(chart, 'payment-service', { aclToken: { secretName: 'payment-token', key: 'token' } as unknown as ConsulAgentToken }));
     expectRejection(error, "DiscoverableService 'test/payment-service'", 'registration.aclToken', /must be a ConsulAgentToken: ConsulAgentToken.fromBootstrap/);

@@ -115,7 +115,8 @@ export class ConsulAgentRegistration implements IServiceRegistration {
     const deregisterAfterMs = v.check(() => checkDuration(scope, 'registration.deregisterCriticalServiceAfter',
       props.deregisterCriticalServiceAfter ?? DEFAULT_CONSUL_DEREGISTER_CRITICAL_AFTER, 60_000));
     const resyncSeconds = v.check(() => checkWholeSeconds(scope, 'registration.resyncInterval', props.resyncInterval ?? DEFAULT_CONSUL_RESYNC, 5, 3600));
-    const aclToken = props.aclToken && name ? v.check(() => bindToken(scope, props.aclToken!, name, target.namespace)) : undefined;
+    // With a bad serviceName the pass fails anyway; the service's name stands in so the token is still checked.
+    const aclToken = props.aclToken && v.check(() => bindToken(scope, props.aclToken!, name ?? target.serviceName, target.namespace));
     const caCert = props.caCert && v.check(() => checkSecretKeyReference(scope, 'registration.caCert', props.caCert!));
     const image = props.image ?? DEFAULT_CONSUL_IMAGE;
     v.check(() => checkPinnedImage(scope, 'registration.image', image));
