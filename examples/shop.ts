@@ -1,6 +1,6 @@
 import { Chart, Duration } from 'cdk8s';
 import {
-  ConsulAgentAddress, ConsulAgentRegistration, DiscoverableService, EtcdClusterAddress, EtcdLeaseRegistration, HealthSpec, SecretKeyReference,
+  ConsulAgentAddress, ConsulAgentRegistration, ConsulAgentToken, DiscoverableService, EtcdClusterAddress, EtcdLeaseRegistration, HealthSpec, SecretKeyReference,
 } from '../lib';
 
 /**
@@ -53,7 +53,7 @@ export interface ShopOptions {
 export function defineShop(chart: Chart, options: ShopOptions): Record<ShopServiceName, DiscoverableService> {
   const image = (name: ShopServiceName) => `${SHOP_IMAGE_REPOSITORY}/${name}:${options.services[name].tag}`;
   const consulRegistration = (service: ConsulRegisteredService, tags: string[]) => new ConsulAgentRegistration({
-    agent: options.consulAgent, tags, aclToken: options.consulAcls ? consulTokenSecret(service) : undefined,
+    agent: options.consulAgent, tags, aclToken: options.consulAcls ? ConsulAgentToken.fromSecret(consulTokenSecret(service)) : undefined,
   });
   const payment = new DiscoverableService(chart, 'payment-service', {
     image: image('payment-service'),

@@ -46,6 +46,8 @@ export {
 } from './consul/config';
 export { ConsulAgentRegistration } from './consul/agent-registration';
 export type { ConsulAgentAddress, ConsulAgentRegistrationProps } from './consul/agent-registration';
+export { ConsulAgentToken } from './consul/agent-token';
+export type { ConsulAgentTokenConfig, ConsulAgentTokenTarget } from './consul/agent-token';
 export { ConsulCatalogSync } from './consul/catalog-sync';
 export { ConsulBootstrap } from './consul/bootstrap/bootstrap';
 export { ConsulServiceToken } from './consul/bootstrap/service-token';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Chart, Duration } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { ConsulAgentAddress, ConsulAgentRegistration, DEFAULT_CONSUL_IMAGE, ConsulAgentRegistrationProps, DiscoverableService, DiscoveryKitValidationError, HealthSpec } from '../lib';
+import { ConsulAgentAddress, ConsulAgentRegistration, ConsulAgentToken, DEFAULT_CONSUL_IMAGE, ConsulAgentRegistrationProps, DiscoverableService, DiscoveryKitValidationError, HealthSpec } from '../lib';
 import { expectRejection, rejectionOf } from './support/errors';
 import { qualityViolations } from './support/quality';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
@@ -127,7 +127,7 @@ describe('ConsulAgentRegistration rejects bad input at synth time', () => {
     ['a port the service does not have', { port: 'admin' }, 'registration.port', /"admin".*http, grpc/],
     ['a latest image', { image: 'hashicorp/consul:latest' }, 'registration.image', /pinned/],
     ['a resync under 5s', { resyncInterval: Duration.seconds(1) }, 'registration.resyncInterval', /from 5s/],
-    ['an ACL token Secret without a key', { aclToken: { secretName: 'consul-token', key: '' } }, 'registration.aclToken.key', /Secret key/],
+    ['an ACL token Secret without a key', { aclToken: ConsulAgentToken.fromSecret({ secretName: 'consul-token', key: '' }) }, 'registration.aclToken.key', /Secret key/],
     ['an agent URL that is not one', { agent: { ...AGENT, url: 'consul-agent; rm -rf /' } }, 'registration.agent.url', /http:\/\/host:port/],
     ['an agent port of 0', { agent: { ...AGENT, port: 0 } }, 'registration.agent.port', /from 1 to 65535/],
     ['an agent namespace that is not a DNS label', { agent: { ...AGENT, namespace: 'NS!' } }, 'registration.agent.namespace', /RFC 1123/],
@@ -147,7 +147,7 @@ describe('ConsulAgentRegistration reports every bad field at once', () => {
   it('names the deregistration delay, the resync, the tags, the meta, the port and the token in one error', () => {
     const error = rejectionOf((chart) => registeredService({
       deregisterCriticalServiceAfter: Duration.seconds(10), resyncInterval: Duration.seconds(1), tags: ['Bad'], meta: { 'k8s-pod': 'x' },
-      port: 'admin', aclToken: { secretName: 'token', key: 'a/b' },
+      port: 'admin', aclToken: ConsulAgentToken.fromSecret({ secretName: 'token', key: 'a/b' }),
     }, undefined, chart));
     expect(error.problems.map((p) => p.field).sort()).toEqual([
       'registration.aclToken.key', 'registration.deregisterCriticalServiceAfter', 'registration.meta key', 'registration.port',

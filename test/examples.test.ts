@@ -102,7 +102,10 @@ describe('the example discovery setup', () => {
     const deployment = findObject(objects, 'Deployment', name, 'production');
     const sidecar = findContainer(deployment, 'consul-registration');
     expect(envOf(sidecar, 'CONSUL_HTTP_ADDR').value).toBe('http://consul-agent.consul.svc.cluster.local:8500');
-    expect(envOf(sidecar, 'CONSUL_HTTP_TOKEN').valueFrom.secretKeyRef).toEqual({ name: `${name}-consul-token`, key: 'token' });
+    expect(envOf(sidecar, 'CONSUL_HTTP_TOKEN_FILE').value).toBe('/consul-registration-token/token');
+    expect(deployment.spec.template.spec.volumes).toContainEqual({
+      name: 'consul-registration-token', secret: { secretName: `${name}-consul-token`, items: [{ key: 'token', path: 'token' }], defaultMode: 0o440, optional: true },
+    });
     expect(deployment.spec.template.metadata.labels['discovery-kit.io/consul-client']).toBe('consul');
   });
 

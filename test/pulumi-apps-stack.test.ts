@@ -85,7 +85,10 @@ describe('the apps stack under Pulumi mocks', () => {
       expect(isSecretValue(secret.inputs.stringData)).toBe(true);
       expect(secret.inputs.stringData.value).toEqual({ token: ACL_TOKENS[service] });
       const sidecar = container(run, service, 'consul-registration');
-      expect(envOf(sidecar, 'CONSUL_HTTP_TOKEN').valueFrom.secretKeyRef).toEqual({ name: `${service}-consul-token`, key: 'token' });
+      expect(envOf(sidecar, 'CONSUL_HTTP_TOKEN_FILE').value).toBe('/consul-registration-token/token');
+      expect(manifest(run, DEPLOYMENT, `shop-prod/Deployment/${service}`).spec.template.spec.volumes).toContainEqual(expect.objectContaining({
+        name: 'consul-registration-token', secret: expect.objectContaining({ secretName: `${service}-consul-token`, items: [{ key: 'token', path: 'token' }] }),
+      }));
     }
     const elsewhere = JSON.stringify(run.registered.filter((r) => r.type !== SECRET));
     for (const token of Object.values(ACL_TOKENS)) expect(elsewhere).not.toContain(token);
@@ -96,7 +99,7 @@ describe('the apps stack under Pulumi mocks', () => {
   it('needs no tokens when the platform runs Consul without ACLs', async () => {
     const run = await runApps({ ...platform, consulAclsEnabled: false }, { platformStack: PLATFORM_STACK });
     expect(run.registered.filter((r) => r.type === SECRET)).toEqual([]);
-    expect(envOf(container(run, 'payment-service', 'consul-registration'), 'CONSUL_HTTP_TOKEN')).toBeUndefined();
+    expect(envOf(container(run, 'payment-service', 'consul-registration'), 'CONSUL_HTTP_TOKEN_FILE')).toBeUndefined();
   });
 
   it('follows the platform: another apps namespace or agent moves every object', async () => {

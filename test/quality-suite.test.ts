@@ -32,9 +32,18 @@ describe('the manifest-quality suite catches', () => {
     ['a budget of 100%', (o) => { findObject(o, 'PodDisruptionBudget', 'svc').spec.maxUnavailable = '100%'; }, /protects nothing/],
     ['an implicit eviction policy', (o) => { delete findObject(o, 'PodDisruptionBudget', 'svc').spec.unhealthyPodEvictionPolicy; }, /unhealthyPodEvictionPolicy is not explicit/],
     ['a literal secret', (o) => { app(o).env = [{ name: 'DB_PASSWORD', value: 'x' }]; }, /secret-env: container svc sets DB_PASSWORD/],
+    ['a token "file" that is no file of a mounted Secret', (o) => { app(o).env = [{ name: 'API_TOKEN_FILE', value: '/tmp/token' }]; }, /secret-env: container svc sets API_TOKEN_FILE/],
     ['missing recommended labels', (o) => { findObject(o, 'ServiceAccount', 'svc').metadata.labels = {}; }, /ServiceAccount\/svc: recommended-labels/],
   ])('%s', (_title, mutate, expected) => {
     expect(violationsAfter(mutate).join('\n')).toMatch(expected);
+  });
+
+  it('not a path into a mounted Secret volume, as a `_FILE` variable', () => {
+    expect(violationsAfter((o) => {
+      pod(o).volumes.push({ name: 'token', secret: { secretName: 'api-token', optional: true } });
+      app(o).volumeMounts.push({ name: 'token', mountPath: '/token', readOnly: true });
+      app(o).env = [{ name: 'API_TOKEN_FILE', value: '/token/token' }];
+    })).toEqual([]);
   });
 
   it('a clean service has no violations at all', () => {

@@ -3,7 +3,7 @@ import { Chart, Cron, Duration, Testing } from 'cdk8s';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
-  ConsulAgentRegistration, ConsulBootstrap, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver,
+  ConsulAgentRegistration, ConsulAgentToken, ConsulBootstrap, ConsulCatalogSync, ConsulCluster, ConsulServiceDefaults, ConsulServiceIntentions, ConsulServiceResolver,
   ConsulServiceToken, ConsulSnapshotSchedule, DiscoverableService, DiscoveryKitValidationError, EtcdCluster, EtcdLeaseRegistration, EtcdSnapshotSchedule,
   ExternalService, GossipEncryption, MeshProtocol, PodNetworkPolicy, RestrictedNamespace,
 } from '../lib';
@@ -51,7 +51,7 @@ const CASES: Record<string, { baseline: Record<string, unknown>; build: Build }>
     build: (chart, props) => new EtcdCluster(chart, 'etcd', props),
   },
   ConsulAgentRegistrationProps: {
-    baseline: { agent: AGENT, aclToken: { secretName: 'payment-token', key: 'token' }, caCert: { secretName: 'consul-ca', key: 'ca.crt' } },
+    baseline: { agent: AGENT, aclToken: ConsulAgentToken.fromSecret({ secretName: 'payment-token', key: 'token' }), caCert: { secretName: 'consul-ca', key: 'ca.crt' } },
     build: (chart, props) => new DiscoverableService(chart, 'payment-service', { image: IMAGE, registration: new ConsulAgentRegistration(props) }),
   },
   ConsulCatalogSyncProps: {

@@ -3,8 +3,10 @@
 # image, dash). Run as `sh agent-registration.sh` next to common.sh;
 # lib/consul/agent-registration.ts renders its environment, which is its only input:
 #   POD_NAME, POD_IP                  the pod (downward API)
-#   CONSUL_HTTP_ADDR                  the node-local agent; with CONSUL_HTTP_TOKEN and
+#   CONSUL_HTTP_ADDR                  the node-local agent; with CONSUL_HTTP_TOKEN_FILE and
 #                                     CONSUL_CACERT the consul CLI reads them itself
+#   CONSUL_HTTP_TOKEN_FILE            the ACL token, a file of an optional Secret volume (may
+#                                     be unset: no token); read again before each call
 #   CONSUL_REGISTRATION_DIR           a writable directory (an emptyDir) for the definition
 #   CONSUL_SERVICE_NAME, CONSUL_SERVICE_PORT   the service the pod registers as
 #   CONSUL_SERVICE_TAGS               tags, comma-separated (may be empty)
@@ -21,7 +23,10 @@
 # On TERM or INT it deregisters at once. Each call to the agent runs in the background under
 # `timeout`, because sh runs traps only between foreground commands: SIGTERM deregisters at
 # once even while a call hangs on an unreachable agent. The ACL token goes to curl in a
-# header file, not on its command line. Bad input exits 2.
+# header file, not on its command line. The token file may not exist yet (its Secret is
+# optional, e.g. ConsulBootstrap writes it on its next run): the sidecar then waits, says so
+# once, and registers on the first resync after kubelet projects it; a changed token is used
+# from the next call on, without a restart. Bad input exits 2.
 set -u
 CALL_TIMEOUT=10
 # The registration's shutdownSeconds in lib/consul/agent-registration.ts.
@@ -73,6 +78,9 @@ require_duration CONSUL_CHECK_INTERVAL "${CONSUL_CHECK_INTERVAL:-}"
 require_duration CONSUL_CHECK_TIMEOUT "${CONSUL_CHECK_TIMEOUT:-}"
 require_duration CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER "${CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER:-}"
 
+TOKEN_FILE=${CONSUL_HTTP_TOKEN_FILE:-}
+case $TOKEN_FILE in '' | /*) ;; *) die "CONSUL_HTTP_TOKEN_FILE='$TOKEN_FILE' must be an absolute path" ;; esac
+
 DEFINITION="$DIR/service.json"
 OUT="$DIR/service.json.out"
 STATUS="$DIR/status"
@@ -85,7 +93,6 @@ printf '{"service":{"id":"%s","name":"%s","tags":%s,"address":"%s","port":%s,"me
   "$CONSUL_CHECK_INTERVAL" "$CONSUL_CHECK_TIMEOUT" "$CONSUL_CHECK_FAILURES_BEFORE_CRITICAL" "$CONSUL_DEREGISTER_CRITICAL_SERVICE_AFTER" "$TLS_SKIP_VERIFY" \
   > "$DEFINITION" || die "cannot write $DEFINITION"
 : > "$HEADERS" || die "cannot write $HEADERS"
-[ -z "${CONSUL_HTTP_TOKEN:-}" ] || printf 'X-Consul-Token: %s\n' "$CONSUL_HTTP_TOKEN" > "$HEADERS"
 
 PID=
 # Runs a command in the background, its stdout to file $1 and stderr to file $2, and waits, so
@@ -122,7 +129,9 @@ why() {
 deregister() {
   trap - TERM INT
   [ -z "$PID" ] || kill "$PID" 2>/dev/null
-  if timeout "$DEREGISTER_TIMEOUT" consul services deregister -id="$POD_NAME" >"$OUT" 2>&1; then
+  if [ -n "$TOKEN_FILE" ] && [ ! -s "$TOKEN_FILE" ]; then
+    log "cannot deregister $POD_NAME without the ACL token at $TOKEN_FILE; if it was registered, the agent reaps it once critical"
+  elif timeout "$DEREGISTER_TIMEOUT" consul services deregister -id="$POD_NAME" >"$OUT" 2>&1; then
     log "deregistered $POD_NAME"
   else
     log "deregistration of $POD_NAME failed ($(why)); the agent reaps it once critical"
@@ -130,6 +139,34 @@ deregister() {
   exit 0
 }
 trap deregister TERM INT
+
+token=
+waiting=
+# Reads the token file into the header file curl sends, before each call: kubelet replaces
+# the file when the Secret appears or changes. Fails while there is no token (after saying so
+# once), and the loop then checks again after one resync interval.
+load_token() {
+  [ -n "$TOKEN_FILE" ] || return 0
+  next=
+  if [ -r "$TOKEN_FILE" ]; then { IFS= read -r next || :; } < "$TOKEN_FILE"; fi
+  # Like the consul CLI, ignore trailing whitespace (a newline or CR written with the token).
+  next=${next%"${next##*[![:space:]]}"}
+  if [ -z "$next" ]; then
+    [ -n "$waiting" ] || log "waiting for the ACL token: $TOKEN_FILE is missing or empty (its Secret does not exist yet); registers once it appears, looking every ${RESYNC}s"
+    waiting=1
+    pause=$RESYNC
+    return 1
+  fi
+  [ "$next" = "$token" ] && return 0
+  if [ -n "$waiting" ]; then
+    log "found the ACL token at $TOKEN_FILE"
+  elif [ -n "$token" ]; then
+    log "the ACL token at $TOKEN_FILE changed: using the new one"
+  fi
+  printf 'X-Consul-Token: %s\n' "$next" > "$HEADERS" || die "cannot write $HEADERS"
+  token=$next
+  waiting=
+}
 
 registered=
 failures=0
@@ -145,25 +182,31 @@ recovered() {
   failures=0
   pause=$RESYNC
 }
+register() {
+  if consul_call services register "$DEFINITION"; then
+    if [ -z "$registered" ]; then
+      log "registered $POD_NAME at $POD_IP"
+    else
+      log "the agent had lost $POD_NAME (restarted or replaced): registered it again"
+    fi
+    registered=1
+    recovered
+  else
+    failed "registration failed"
+  fi
+}
 while :; do
-  lookup
-  code=$(cat "$STATUS" 2>/dev/null)
-  case $code in
-    200) recovered ;;
-    404)
-      if consul_call services register "$DEFINITION"; then
-        if [ -z "$registered" ]; then
-          log "registered $POD_NAME at $POD_IP"
-        else
-          log "the agent had lost $POD_NAME (restarted or replaced): registered it again"
-        fi
-        registered=1
-        recovered
-      else
-        failed "registration failed"
-      fi ;;
-    000 | '') failed "cannot look up $POD_NAME at the agent" ;;
-    *) printf 'HTTP %s\n' "$code" >"$OUT"; failed "cannot look up $POD_NAME at the agent" ;;
-  esac
+  if load_token; then
+    lookup
+    code=$(cat "$STATUS" 2>/dev/null)
+    case $code in
+      200) recovered ;;
+      # 403: a token the agent does not accept (yet) cannot read the record either; the
+      # registration then says why.
+      403 | 404) register ;;
+      000 | '') failed "cannot look up $POD_NAME at the agent" ;;
+      *) printf 'HTTP %s\n' "$code" >"$OUT"; failed "cannot look up $POD_NAME at the agent" ;;
+    esac
+  fi
   background /dev/null /dev/null sleep "$pause"
 done

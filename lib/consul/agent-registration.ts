@@ -1,15 +1,16 @@
 import { join } from 'node:path';
 import { Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
+import { ConsulAgentToken, ConsulAgentTokenConfig } from './agent-token';
 import { DEFAULT_CONSUL_IMAGE } from './config';
 import { checkConsulMeta, checkConsulTags } from './service-metadata';
 import { CONSUL_CLIENT_LABEL, podsIn, policyPort } from '../core/network-policy';
-import { SecretKeyReference, checkSecretKeyReference, secretKeyEnv } from '../core/secret';
+import { SecretKeyReference, checkSecretKeyReference } from '../core/secret';
 import { IServiceRegistration, RegistrationConfig, RegistrationTarget, registrationPort, registrationSidecar } from '../registration/registration';
 import { packageScript } from '../registration/scripts';
 import {
   ValidationPass, checkDns1035Label, checkDns1123Label, checkDns1123Subdomain, checkDuration, checkPinnedImage, checkPodSelector, checkPort,
-  checkPresent, checkServiceUrl, checkWholeSeconds, formatMs,
+  checkPresent, checkServiceUrl, checkWholeSeconds, formatMs, invalid,
 } from '../core/validation';
 
 /** Where pods reach a node-local Consul agent; `ConsulCluster.agent` satisfies it. */
@@ -54,8 +55,15 @@ export interface ConsulAgentRegistrationProps {
    * @default Duration.seconds(5)
    */
   readonly resyncInterval?: Duration;
-  /** Secret holding an ACL token with `service:write` on the service (needed under `default_policy: deny`). @default - no token */
-  readonly aclToken?: SecretKeyReference;
+  /**
+   * The ACL token with `service:write` on the service (needed under `default_policy: deny`):
+   * `ConsulAgentToken.fromBootstrap(bootstrap)` (the platform's `ConsulBootstrap` writes it)
+   * or `ConsulAgentToken.fromSecret({ secretName, key })`. The sidecar reads it from an
+   * optional Secret volume before each call, so the pods start before the Secret exists and
+   * the sidecar registers once it appears.
+   * @default - no token
+   */
+  readonly aclToken?: ConsulAgentToken;
   /** Secret holding the CA certificate, when the agent serves HTTPS. @default - none */
   readonly caCert?: SecretKeyReference;
   /** Sidecar image: needs `sh` and the `consul` CLI (the Consul image has both, on busybox). @default DEFAULT_CONSUL_IMAGE */
@@ -69,6 +77,8 @@ const DEFAULT_CONSUL_DEREGISTER_CRITICAL_AFTER = Duration.minutes(1);
 
 /** A writable directory for the definition file (an emptyDir). */
 const DEFINITION_DIR = '/consul-registration';
+/** Where the token's optional Secret volume is mounted. */
+const TOKEN_DIR = `${DEFINITION_DIR}-token`;
 /** How long the script's deregistration may take (its DEREGISTER_TIMEOUT). */
 const DEREGISTER_TIMEOUT_SECONDS = 5;
 /** lib/consul/agent-registration.sh, the sidecar's script, in its ConfigMap. */
@@ -105,7 +115,8 @@ export class ConsulAgentRegistration implements IServiceRegistration {
     const deregisterAfterMs = v.check(() => checkDuration(scope, 'registration.deregisterCriticalServiceAfter',
       props.deregisterCriticalServiceAfter ?? DEFAULT_CONSUL_DEREGISTER_CRITICAL_AFTER, 60_000));
     const resyncSeconds = v.check(() => checkWholeSeconds(scope, 'registration.resyncInterval', props.resyncInterval ?? DEFAULT_CONSUL_RESYNC, 5, 3600));
-    const aclToken = props.aclToken && v.check(() => checkSecretKeyReference(scope, 'registration.aclToken', props.aclToken!));
+    // With a bad serviceName the pass fails anyway; the service's name stands in so the token is still checked.
+    const aclToken = props.aclToken && v.check(() => bindToken(scope, props.aclToken!, name ?? target.serviceName, target.namespace));
     const caCert = props.caCert && v.check(() => checkSecretKeyReference(scope, 'registration.caCert', props.caCert!));
     const image = props.image ?? DEFAULT_CONSUL_IMAGE;
     v.check(() => checkPinnedImage(scope, 'registration.image', image));
@@ -117,7 +128,7 @@ export class ConsulAgentRegistration implements IServiceRegistration {
     // The script's whole input (see its header); the consul CLI reads the CONSUL_HTTP_* variables itself.
     const env: k8s.EnvVar[] = [
       { name: 'CONSUL_HTTP_ADDR', value: props.agent.url },
-      ...(aclToken ? [secretKeyEnv('CONSUL_HTTP_TOKEN', aclToken)] : []),
+      ...(aclToken ? [{ name: 'CONSUL_HTTP_TOKEN_FILE', value: `${TOKEN_DIR}/${aclToken.secret.key}` }] : []),
       ...(caCert ? [{ name: 'CONSUL_CACERT', value: `${DEFINITION_DIR}-ca/${caCert.key}` }] : []),
       { name: 'CONSUL_REGISTRATION_DIR', value: DEFINITION_DIR },
       { name: 'CONSUL_SERVICE_NAME', value: name! },
@@ -145,10 +156,17 @@ export class ConsulAgentRegistration implements IServiceRegistration {
         volumeMounts: [
           { name: 'consul-registration', mountPath: DEFINITION_DIR },
           ...(caCert ? [{ name: 'consul-registration-ca', mountPath: `${DEFINITION_DIR}-ca`, readOnly: true }] : []),
+          ...(aclToken ? [{ name: 'consul-registration-token', mountPath: TOKEN_DIR, readOnly: true }] : []),
         ],
         volumes: [
           { name: 'consul-registration', emptyDir: { sizeLimit: k8s.Quantity.fromString('1Mi') } },
           ...(caCert ? [{ name: 'consul-registration-ca', secret: { secretName: caCert.secretName, items: [{ key: caCert.key, path: caCert.key }] } }] : []),
+          // Optional: the pods start before the token exists; kubelet fills the volume when it
+          // appears and rewrites it when it changes. Group-readable through the pod's fsGroup.
+          ...(aclToken ? [{
+            name: 'consul-registration-token',
+            secret: { secretName: aclToken.secret.secretName, items: [{ key: aclToken.secret.key, path: aclToken.secret.key }], defaultMode: 0o440, optional: true },
+          }] : []),
         ],
       }),
       podLabels: { [CONSUL_CLIENT_LABEL]: props.agent.clusterName },
@@ -158,8 +176,17 @@ export class ConsulAgentRegistration implements IServiceRegistration {
       registryEgress: { registryName: `${props.agent.clusterName}-agent`, namespace: props.agent.namespace, podSelector: props.agent.podSelector, ports: [checkPolicyPort] },
       shutdownSeconds: DEREGISTER_TIMEOUT_SECONDS,
       consumerEnv: { CONSUL_HTTP_ADDR: props.agent.url },
+      addObjects: aclToken?.addObjects,
     };
   }
+}
+
+/** The token, bound to the Consul service the pods register as. */
+function bindToken(scope: RegistrationTarget['scope'], token: ConsulAgentToken, serviceName: string, namespace: string): ConsulAgentTokenConfig {
+  if (!(token instanceof ConsulAgentToken)) {
+    invalid(scope, 'registration.aclToken', token, 'must be a ConsulAgentToken: ConsulAgentToken.fromBootstrap(bootstrap) or ConsulAgentToken.fromSecret({ secretName, key })');
+  }
+  return token.bind({ scope, field: 'registration.aclToken', serviceName, namespace });
 }
 
 /** The agent address must be usable: a URL, a port, and a selector that names the agents only. */

@@ -1,5 +1,5 @@
 import { k8s } from 'cdk8s-plus-27';
-import { IConstruct } from 'constructs';
+import { Construct, IConstruct } from 'constructs';
 import { restrictedContainerSecurityContext } from '../core/security-context';
 import { ResolvedHealth } from '../core/health';
 import { resolveResources } from '../core/resources';
@@ -63,6 +63,12 @@ export interface RegistrationConfig {
    * bindings; different values for one name are an error. @default - none
    */
   readonly consumerEnv?: Record<string, string>;
+  /**
+   * Makes the objects the registration needs besides the pod's parts, e.g. the declaration of
+   * its ACL token. `bind()` runs inside the service's validation pass and creates nothing; the
+   * service calls this once, after that pass, with itself as `scope`. @default - nothing to make
+   */
+  readonly addObjects?: (scope: Construct) => void;
 }
 
 /** Egress from a registry's pods to the registering service's pods. */

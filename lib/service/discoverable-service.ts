@@ -75,6 +75,7 @@ export class DiscoverableService extends Construct {
     this.registry = spec.registration?.registry;
 
     if (spec.registration?.script) addRegistrationScript(this, spec.namespace, spec.registration.script);
+    spec.registration?.addObjects?.(this);
     Object.assign(bindings.podAnnotations, spec.registration?.podAnnotations);
     spec.env.forEach((e) => bindings.addEnv(e, e.owner));
     const registry = spec.registration?.registry;

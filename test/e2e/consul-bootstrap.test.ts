@@ -5,11 +5,13 @@ import { connect } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { App, Chart } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsulAgentRegistration } from '../../lib/consul/agent-registration';
+import { ConsulAgentToken } from '../../lib/consul/agent-token';
 import { ConsulCluster } from '../../lib/consul/cluster';
 import { GossipEncryption } from '../../lib/consul/cluster-props';
 import { ConsulBootstrap } from '../../lib/consul/bootstrap/bootstrap';
 import { consulBootstrapSecrets } from '../../lib/consul/bootstrap/props';
-import { ConsulServiceToken } from '../../lib/consul/bootstrap/service-token';
+import { DiscoverableService } from '../../lib/service/discoverable-service';
 import { ConsulTestCluster, LoopbackBlock, consulBinary, generatedConsul } from '../support/consul';
 import { Pod, Secrets, podWorkDir, sleep } from '../support/pod';
 import type { KubeObject } from '../support/schema';
@@ -40,10 +42,14 @@ function platform(app: App): { bootstrap: ConsulBootstrap } {
   return { bootstrap };
 }
 
+/** The app team's chart: each service registers with a token from the bootstrap, which declares it; nobody lists them. */
 function appChart(app: App, services: string[]): void {
   const chart = new Chart(app, 'shop', { namespace: 'shop', disableResourceNameHashes: true });
-  const bootstrap = ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' });
-  for (const serviceName of services) new ConsulServiceToken(chart, serviceName, { bootstrap, serviceName, namespace: 'shop' });
+  const agent = ConsulCluster.fromAttributes({ name: 'consul', namespace: 'consul' }).agent;
+  const aclToken = ConsulAgentToken.fromBootstrap(ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' }));
+  for (const name of services) {
+    new DiscoverableService(chart, name, { image: `ghcr.io/acme/${name}:1.0.0`, registration: new ConsulAgentRegistration({ agent, aclToken }) });
+  }
 }
 
 function synth(services: string[]): KubeObject[] {
@@ -268,6 +274,36 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     const keyring = await cluster.consul(cluster.servers[0], ['keyring', '-list'], bootstrap);
     expect(keyring).toContain(await secretValue('consul', 'consul-gossip-key', 'key'));
   }, 180_000);
+
+  it("registers the service from its generated sidecar, started before kubelet projected the token the job wrote", async () => {
+    const deployment = findObject(objects, 'Deployment', 'payment-service', 'shop');
+    // The shop namespace as the node's kubelet sees it: the token Secret not projected yet.
+    const secrets = new Secrets();
+    const pod = cluster.appPod(deployment, 'consul-registration', objects, { name: 'payment-service-5c6d-e2e01', address: h.block.app(41), node: 0, secrets });
+    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
+    const registered = async () => (await cluster.api(cluster.agents[0], 'GET', `/v1/agent/service/${pod.name}`, { token: bootstrap })).status === 200;
+    pod.start();
+    try {
+      for (const deadline = Date.now() + 15_000; !/waiting for the ACL token/.test(pod.log()); await sleep(200)) {
+        if (Date.now() > deadline) throw new Error(`the sidecar does not say it waits:\n${pod.log()}`);
+      }
+      expect(await registered()).toBe(false);
+      const volume = deployment.spec.template.spec.volumes.find((v: any) => v.name === 'consul-registration-token').secret;
+      expect(volume).toMatchObject({ secretName: 'payment-service-consul-token', optional: true });
+      secrets.set(volume.secretName, await h.secret('shop', volume.secretName));
+      const projected = Date.now();
+      while (!(await registered())) {
+        if (Date.now() - projected > 10_000) throw new Error(`not registered within one resync of the token appearing:\n${pod.log()}`);
+        await sleep(200);
+      }
+      expect(pod.log()).toContain(`consul-registration: registered ${pod.name} at ${h.block.app(41)}`);
+      expect(await pod.stop('SIGTERM')).toBe(0);
+      expect(await registered()).toBe(false);
+      expect(pod.log()).toContain(`consul-registration: deregistered ${pod.name}`);
+    } finally {
+      await pod.stop('SIGKILL');
+    }
+  }, 120_000);
 });
 
 /**

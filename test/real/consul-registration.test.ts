@@ -5,10 +5,10 @@ import { createServer } from 'node:http';
 import { App, Chart, Testing } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addConsulChart, buildExampleApp } from '../../examples/discovery-setup';
-import { ConsulAgentRegistration, DiscoverableService } from '../../lib';
+import { ConsulAgentRegistration, ConsulAgentToken, ConsulBootstrap, DiscoverableService } from '../../lib';
 import { parseGoDuration } from '../support/go-duration';
 import { AclTokens, ConsulTestCluster, generatedConsul } from '../support/consul';
-import { sleep } from '../support/pod';
+import { Secrets, sleep } from '../support/pod';
 import type { KubeObject } from '../support/schema';
 import { envOf, findContainer, findObject, synthApp } from '../support/synth';
 
@@ -27,15 +27,32 @@ const SHELLS: [string, readonly string[]][] = [['busybox sh', BUSYBOX], ['dash',
  * interval, 5 s), the sync to the servers.
  */
 const BACK_WITHIN_MS = 15_000;
+/** One resync interval of the sidecar, plus the calls that follow it on a loaded machine. */
+const ONE_RESYNC_MS = 5000 + 2500;
 
 describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () => {
   const app = buildExampleApp(Testing.app());
   const hostile = `'; touch /tmp/pwned; echo '$(id)\`id\`"`;
   const hostileChart = addHostileChart(app, hostile);
+  addBootstrapTokenChart(app);
   const objects = synthApp(app);
   const deployment = findObject(objects, 'Deployment', 'payment-service', 'production');
   const hostileDeployment = findObject(objects, 'Deployment', 'payment-service', 'hostile');
+  const bootstrapDeployment = findObject(objects, 'Deployment', 'payment-service', 'bootstrapped');
   const sidecar = findContainer(deployment, 'consul-registration');
+  /** The token's Secret volume and the file the sidecar reads, as generated. */
+  const tokenVolume = (workload: KubeObject) => {
+    const volume = workload.spec.template.spec.volumes.find((v: any) => v.name === 'consul-registration-token');
+    const file = envOf(findContainer(workload, 'consul-registration'), 'CONSUL_HTTP_TOKEN_FILE').value as string;
+    return { secretName: volume.secret.secretName as string, key: volume.secret.items[0].key as string, optional: volume.secret.optional as boolean, file };
+  };
+  /** The Secrets of a namespace of its own, holding the token Secret `workload` mounts (or none). */
+  const namespaceSecrets = (workload: KubeObject, token?: string) => {
+    const secrets = new Secrets();
+    const { secretName, key } = tokenVolume(workload);
+    if (token !== undefined) secrets.set(secretName, { [key]: token });
+    return { secrets, setToken: (value: string) => secrets.set(secretName, { [key]: value }) };
+  };
   const check = {
     interval: envOf(sidecar, 'CONSUL_CHECK_INTERVAL').value as string,
     failures_before_critical: Number(envOf(sidecar, 'CONSUL_CHECK_FAILURES_BEFORE_CRITICAL').value),
@@ -51,8 +68,8 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     cluster = await ConsulTestCluster.start(generatedConsul(objects), { agents: 2 });
     tokens = await cluster.setUpAcls();
     serviceToken = await cluster.createToken([`-service-identity=${service}`], tokens.bootstrap);
-    const ref = sidecar.env.find((e: any) => e.name === 'CONSUL_HTTP_TOKEN').valueFrom.secretKeyRef;
-    cluster.secrets.set(ref.name, { [ref.key]: serviceToken });
+    const { secretName, key } = tokenVolume(deployment);
+    cluster.secrets.set(secretName, { [key]: serviceToken });
     await cluster.waitForServiceToken(service, serviceToken, 90_000);
     expect(hostileChart.namespace).toBe('hostile');
   }, 240_000);
@@ -66,11 +83,11 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
   afterAll(() => cluster?.cleanup());
 
   /** An app pod: its readiness endpoint (a real HTTP server on the pod IP) and its sidecar. */
-  async function instance(name: string, options: { node?: number; shell?: readonly string[]; workload?: KubeObject; envOverrides?: Record<string, string> } = {}) {
+  async function instance(name: string, options: { node?: number; shell?: readonly string[]; workload?: KubeObject; envOverrides?: Record<string, string>; secrets?: Secrets } = {}) {
     const address = cluster.block.app(nextApp++);
     const health = await readinessEndpoint(address, 8080);
     const pod = cluster.appPod(options.workload ?? deployment, 'consul-registration', objects, {
-      name, address, node: options.node ?? 0, shell: options.shell ?? BUSYBOX, envOverrides: options.envOverrides,
+      name, address, node: options.node ?? 0, shell: options.shell ?? BUSYBOX, envOverrides: options.envOverrides, secrets: options.secrets,
     });
     pod.start();
     return { name, address, pod, health, agent: cluster.agents[options.node ?? 0] };
@@ -179,12 +196,80 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
   }, 120_000);
 
   it('tells why when the token may not register the service', async () => {
-    const i = await instance('payment-service-7d9f-deny1', { envOverrides: { CONSUL_HTTP_TOKEN: tokens.dns } });
+    const i = await instance('payment-service-7d9f-deny1', { secrets: namespaceSecrets(deployment, tokens.dns).secrets });
     await until(async () => /registration failed, retrying every 2s: the ACL token was refused \(it needs service:write on the service\)/.test(i.pod.log()), 20_000, () => i.pod.log());
     expect(await agentHas(i)).toBe(false);
     await i.pod.stop();
     i.health.close();
   }, 60_000);
+
+  it.each(SHELLS)('starts before its token Secret exists, says it waits, and registers within one resync of the token appearing (%s)', async (_shell, shell) => {
+    const volume = tokenVolume(bootstrapDeployment);
+    expect(volume).toEqual({ secretName: 'payment-service-consul-token', key: 'token', optional: true, file: '/consul-registration-token/token' });
+    // The namespace has no token Secret yet: kubelet starts the pod with the optional volume empty.
+    const { secrets, setToken } = namespaceSecrets(bootstrapDeployment);
+    const i = await instance(`payment-service-7d9f-late${shell.length}`, { workload: bootstrapDeployment, secrets, shell });
+    const waiting = 'consul-registration: waiting for the ACL token: /consul-registration-token/token is missing or empty';
+    await until(async () => i.pod.log().includes(waiting), 10_000, () => i.pod.log());
+    // Two resync intervals later it still waits, said so once, and never called the agent with no token.
+    await sleep(11_000);
+    expect(i.pod.running).toBe(true);
+    expect(await agentHas(i)).toBe(false);
+    expect(i.pod.log().split(waiting)).toHaveLength(2);
+    expect(i.pod.log()).not.toMatch(/refused|failed|retrying/);
+    // The bootstrap writes the Secret; kubelet projects it into the volume.
+    setToken(serviceToken);
+    const took = await until(() => agentHas(i), ONE_RESYNC_MS, () => i.pod.log());
+    console.log(`registered ${took} ms after the token file appeared (${shell.join(' ')})`);
+    expect(i.pod.log()).toContain('consul-registration: found the ACL token at /consul-registration-token/token');
+    expect(i.pod.log()).toContain(`consul-registration: registered ${i.name} at ${i.address}`);
+    await until(() => inDns(i), 20_000, () => i.pod.log());
+    expect(await i.pod.stop('SIGTERM')).toBe(0);
+    expect(await agentHas(i)).toBe(false);
+    expect(i.pod.log()).toContain(`consul-registration: deregistered ${i.name}`);
+    i.health.close();
+  }, 90_000);
+
+  it('exits at once on SIGTERM while it waits for its token', async () => {
+    const i = await instance('payment-service-7d9f-late-term', { workload: bootstrapDeployment, secrets: namespaceSecrets(bootstrapDeployment).secrets });
+    await until(async () => /waiting for the ACL token/.test(i.pod.log()), 10_000, () => i.pod.log());
+    const sent = Date.now();
+    expect(await i.pod.stop('SIGTERM')).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(1000);
+    expect(i.pod.log()).toContain('consul-registration: cannot deregister payment-service-7d9f-late-term without the ACL token at /consul-registration-token/token');
+    i.health.close();
+  }, 60_000);
+
+  it('uses a rotated token from the next call on, without a restart', async () => {
+    const { secrets, setToken } = namespaceSecrets(deployment, serviceToken);
+    const i = await instance('payment-service-7d9f-rotate1', { secrets });
+    await until(() => agentHas(i), 20_000, () => i.pod.log());
+    const rotated = 'consul-registration: the ACL token at /consul-registration-token/token changed: using the new one';
+    // Rotated to a token that may read but not register the service; the agent loses the
+    // registration: only the new token is used for registering it again, and it is refused.
+    setToken(tokens.dns);
+    expect((await cluster.api(i.agent, 'PUT', `/v1/agent/service/deregister/${i.name}`, { token: tokens.bootstrap })).status).toBe(200);
+    await until(async () => /registration failed, retrying every 2s: the ACL token was refused/.test(i.pod.log()), ONE_RESYNC_MS, () => i.pod.log());
+    expect(i.pod.log()).toContain(rotated);
+    expect(await agentHas(i)).toBe(false);
+    // Rotated again, to a new token of the service: registered again with it.
+    const next = await cluster.createToken([`-service-identity=${service}`, '-description=rotated payment-service token'], tokens.bootstrap);
+    // Only once this agent accepts the new token (it resolves a new token through the servers).
+    const probe = { ID: `${i.name}-token-check`, Name: service };
+    await until(async () => (await cluster.api(i.agent, 'PUT', '/v1/agent/service/register', { token: next, body: probe })).status === 200, 60_000);
+    await cluster.api(i.agent, 'PUT', `/v1/agent/service/deregister/${probe.ID}`, { token: next });
+    setToken(next);
+    await until(() => agentHas(i), ONE_RESYNC_MS, () => i.pod.log());
+    // The consul CLI reads the file itself, so the registration can beat the log line by one loop.
+    await until(async () => i.pod.log().split(rotated).length === 3, ONE_RESYNC_MS, () => i.pod.log());
+    expect(i.pod.log()).toContain(`consul-registration: the agent had lost ${i.name} (restarted or replaced): registered it again`);
+    expect(i.pod.running).toBe(true);
+    // The consul CLI reads the file too: the deregistration goes out with the new token.
+    expect(await i.pod.stop('SIGTERM')).toBe(0);
+    expect(await agentHas(i)).toBe(false);
+    expect(i.pod.log()).toContain(`consul-registration: deregistered ${i.name}`);
+    i.health.close();
+  }, 120_000);
 
   it('registers hostile meta values verbatim and runs nothing from them', async () => {
     const i = await instance('payment-service-7d9f-meta1', { workload: hostileDeployment });
@@ -232,10 +317,23 @@ function addHostileChart(app: App, note: string): Chart {
     image: 'ghcr.io/acme/payment-service:1.8.2',
     ports: [{ name: 'http', port: 80, containerPort: 8080 }],
     registration: new ConsulAgentRegistration({
-      agent: consul.agent, meta: { note }, aclToken: { secretName: 'payment-service-consul-token', key: 'token' },
+      agent: consul.agent, meta: { note }, aclToken: ConsulAgentToken.fromSecret({ secretName: 'payment-service-consul-token', key: 'token' }),
     }),
   });
   return chart;
+}
+
+/** The example's payment-service in namespace `bootstrapped`, its token from the platform's ConsulBootstrap. */
+function addBootstrapTokenChart(app: App): void {
+  const consul = addConsulChart(new App());
+  const chart = new Chart(app, 'bootstrapped', { namespace: 'bootstrapped', disableResourceNameHashes: true });
+  new DiscoverableService(chart, 'payment-service', {
+    image: 'ghcr.io/acme/payment-service:1.8.2',
+    ports: [{ name: 'http', port: 80, containerPort: 8080 }],
+    registration: new ConsulAgentRegistration({
+      agent: consul.agent, tags: ['v1'], aclToken: ConsulAgentToken.fromBootstrap(ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' })),
+    }),
+  });
 }
 
 /** A readiness endpoint on the pod IP: 200 while `ready`, else 503. */

@@ -230,9 +230,12 @@ export class ConsulTestCluster {
 
   /**
    * An app pod's container (e.g. a registration sidecar) on node `node`: the node-local
-   * agent Service in its env becomes that node's agent address.
+   * agent Service in its env becomes that node's agent address. `secrets` stands for the
+   * Secrets of the pod's namespace (default: the cluster's).
    */
-  appPod(workload: KubeObject, containerName: string, objects: readonly KubeObject[], options: { name: string; address: string; node: number; shell?: readonly string[]; envOverrides?: Record<string, string> }): Pod {
+  appPod(workload: KubeObject, containerName: string, objects: readonly KubeObject[], options: {
+    name: string; address: string; node: number; shell?: readonly string[]; envOverrides?: Record<string, string>; secrets?: Secrets;
+  }): Pod {
     const spec = workload.spec.template.spec;
     // The ConfigMaps of the workload's namespace as synthesized (the registration script's).
     const configMaps = Object.fromEntries(objects
@@ -247,7 +250,7 @@ export class ConsulTestCluster {
       container: { ...container, terminationGracePeriodSeconds: spec.terminationGracePeriodSeconds },
       volumes: spec.volumes ?? [],
       configMaps,
-      secrets: this.secrets,
+      secrets: options.secrets ?? this.secrets,
       binDir: dirname(consulBinary()),
       rewrite: (value) => value.replace(agentService, `//${agent}`),
       envOverrides: options.envOverrides,

@@ -20,7 +20,8 @@ import type { KubeObject } from './schema';
  *   checks only the name's syntax and kube-score not at all;
  * - pdb: budgets of 0 or 100% and an implicit unhealthyPodEvictionPolicy (kube-linter checks;
  *   kube-score checks only that a budget exists);
- * - secret-env: literal values of credential-like variables (a kube-linter check);
+ * - secret-env: literal values of credential-like variables (a kube-linter check); a `_FILE`
+ *   variable that names a file of a mounted Secret is a path, not a credential;
  * - recommended-labels: app.kubernetes.io/name and managed-by on every object.
  */
 export type Rule = 'image-pinned' | 'probe-port' | 'service-target-port' | 'pdb' | 'secret-env' | 'recommended-labels';
@@ -79,9 +80,21 @@ function checkContainers(w: Workload, report: Report): void {
       }
     }
     for (const env of c.env ?? []) {
-      if (env.value !== undefined && SECRET_LIKE.test(env.name)) report(w.ref, 'secret-env', `${where} sets ${env.name} as a literal value`);
+      if (env.value !== undefined && SECRET_LIKE.test(env.name) && !isSecretFilePath(w.pod, c, env)) {
+        report(w.ref, 'secret-env', `${where} sets ${env.name} as a literal value`);
+      }
     }
   }
+}
+
+/**
+ * `<NAME>_FILE` set to a path inside one of the container's Secret volumes names where the
+ * credential is mounted (kube-linter's own remedy: "mount the secret as a file"), not the credential.
+ */
+function isSecretFilePath(pod: any, container: any, env: { name: string; value: string }): boolean {
+  if (!env.name.endsWith('_FILE')) return false;
+  const secretVolumes = new Set((pod.volumes ?? []).filter((v: any) => v.secret).map((v: any) => v.name));
+  return (container.volumeMounts ?? []).some((m: any) => secretVolumes.has(m.name) && env.value.startsWith(`${m.mountPath}/`));
 }
 
 function isPinned(image: string): boolean {

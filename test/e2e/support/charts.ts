@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { App, Chart, Duration, Testing, Yaml } from 'cdk8s';
 import fc from 'fast-check';
 import {
-  ConsulAgentRegistration, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, ExternalService, Gateway,
+  ConsulAgentRegistration, ConsulAgentToken, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, ExternalService, Gateway,
   GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace, TrafficDistribution,
 } from '../../../lib';
 import { EVERY_SERVICE_PROP } from '../../support/every-prop';
@@ -113,7 +113,7 @@ export function representativeCharts(): SynthesizedChart[] {
     ports: [{ name: 'http', port: 80, containerPort: 8080 }, { name: 'grpc', port: 9090, appProtocol: 'grpc' }],
     registration: new ConsulAgentRegistration({
       agent: consulTls.agent, tags: ['v1'], meta: { team: 'payments' },
-      aclToken: { secretName: 'payment-service-consul-token', key: 'token' },
+      aclToken: ConsulAgentToken.fromSecret({ secretName: 'payment-service-consul-token', key: 'token' }),
       caCert: { secretName: 'consul-ca', key: 'ca.crt' },
     }),
   });
