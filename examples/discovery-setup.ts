@@ -1,7 +1,7 @@
 import { App, Chart, Cron, Duration } from 'cdk8s';
 import { k8s } from 'cdk8s-plus-27';
 import {
-  ConsulBootstrap, ConsulCluster, ConsulSnapshotSchedule, consulBootstrapSecrets, DiscoverableService, EtcdCluster, EtcdSnapshotSchedule, ExternalService, Gateway, GossipEncryption, MeshProtocol,
+  ConsulAgentToken, ConsulBootstrap, ConsulCluster, ConsulSnapshotSchedule, consulBootstrapSecrets, DiscoverableService, EtcdCluster, EtcdSnapshotSchedule, ExternalService, Gateway, GossipEncryption, MeshProtocol,
   RestrictedNamespace,
 } from '../lib';
 import { SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings, defineShop } from './shop';
@@ -21,7 +21,9 @@ export function buildExampleApp(app: App, services: Record<ShopServiceName, Shop
   const etcd = addEtcdChart(app);
   const production = new Chart(app, 'production', { namespace: 'production', disableResourceNameHashes: true });
   new RestrictedNamespace(production, 'production');
-  const shop = defineShop(production, { services, consulAgent: consul.agent, consulAcls: true, etcd });
+  // Each registering service asks the platform's bootstrap for its token: nobody keeps a list.
+  const bootstrap = ConsulBootstrap.fromAttributes({ clusterName: consul.clusterName, namespace: consul.namespace });
+  const shop = defineShop(production, { services, consulAgent: consul.agent, consulToken: () => ConsulAgentToken.fromBootstrap(bootstrap), etcd });
   // The platform's Gateway (Envoy Gateway here: its proxies carry the owning-gateway label).
   const edge = Gateway.fromAttributes({
     name: 'edge', namespace: 'gateway', podNamespace: 'envoy-gateway-system',

@@ -39,8 +39,12 @@ export interface ShopOptions {
   readonly services: Record<ShopServiceName, ShopServiceSettings>;
   /** The platform's node-local Consul agent that payment-service and order-service register with. */
   readonly consulAgent: ConsulAgentAddress;
-  /** Consul enforces ACLs: each registration reads its token from {@link consulTokenSecret}. */
-  readonly consulAcls: boolean;
+  /**
+   * Consul enforces ACLs: the token each registering service reads, e.g.
+   * `ConsulAgentToken.fromBootstrap(...)` or `ConsulAgentToken.fromSecret(consulTokenSecret(service))`.
+   * @default - no token (ACLs off)
+   */
+  readonly consulToken?: (service: ConsulRegisteredService) => ConsulAgentToken;
   /** The etcd cluster user-service registers in. @default - user-service relies on Kubernetes DNS only */
   readonly etcd?: EtcdClusterAddress;
 }
@@ -53,7 +57,7 @@ export interface ShopOptions {
 export function defineShop(chart: Chart, options: ShopOptions): Record<ShopServiceName, DiscoverableService> {
   const image = (name: ShopServiceName) => `${SHOP_IMAGE_REPOSITORY}/${name}:${options.services[name].tag}`;
   const consulRegistration = (service: ConsulRegisteredService, tags: string[]) => new ConsulAgentRegistration({
-    agent: options.consulAgent, tags, aclToken: options.consulAcls ? ConsulAgentToken.fromSecret(consulTokenSecret(service)) : undefined,
+    agent: options.consulAgent, tags, aclToken: options.consulToken?.(service),
   });
   const payment = new DiscoverableService(chart, 'payment-service', {
     image: image('payment-service'),

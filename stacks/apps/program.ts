@@ -1,4 +1,5 @@
 import { App, Chart } from 'cdk8s';
+import { ConsulAgentToken } from '../../lib';
 import { Cdk8sChartResource, kubernetesProvider, kubernetesSecret } from '../../lib/pulumi';
 import { StackConfig } from '../shared/config';
 import { readPlatformOutputs } from '../shared/platform-outputs';
@@ -33,7 +34,7 @@ export async function appsProgram(): Promise<AppsOutputs> {
   const chart = new Chart(new App(), 'apps', { namespace, disableResourceNameHashes: true });
   // No circuit breaker: its ServiceDefaults need consul-k8s's CRDs, which the platform does not install.
   const services = defineShop(chart, {
-    services: config.services, consulAgent: platform.consulAgent, consulAcls: platform.consulAclsEnabled, etcd: platform.etcd,
+    services: config.services, consulAgent: platform.consulAgent, consulToken: platform.consulAclsEnabled ? (service) => ConsulAgentToken.fromSecret(consulTokenSecret(service)) : undefined, etcd: platform.etcd,
   });
   const provider = kubernetesProvider('kubernetes', config.target);
   // checkConsulAclTokens guarantees a token per registering service when ACLs are on.
