@@ -104,6 +104,7 @@ describe('EtcdCluster placement, staged upgrades and metrics', () => {
       placement: { nodeSelector: { 'node-role/registry': 'true' }, tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }], priorityClassName: 'registry-critical' },
       upgrade: { updatePartition: 2, volumeClaimRetention: { whenScaled: VolumeClaimRetention.DELETE } },
       metricsScrapers: [prometheus],
+      prometheusAnnotations: true,
     });
     const objects = Testing.synth(chart);
     const sts = objects.find((o) => o.kind === 'StatefulSet');
@@ -113,6 +114,7 @@ describe('EtcdCluster placement, staged upgrades and metrics', () => {
       nodeSelector: { 'node-role/registry': 'true' }, priorityClassName: 'registry-critical',
       tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }],
     });
+    expect(sts.spec.template.metadata.annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
     const policy = objects.find((o) => o.kind === 'NetworkPolicy');
     expect(policy.spec.ingress).toContainEqual({ from: [prometheus], ports: [{ port: 8080, protocol: 'TCP' }] });
   });

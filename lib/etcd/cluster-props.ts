@@ -56,6 +56,12 @@ export interface EtcdClusterProps {
    * @default - nobody
    */
   readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
+  /**
+   * Annotate the members' pods with `prometheus.io/scrape`, `port` and `path`, for a Prometheus
+   * that discovers targets by annotation (`metricsScrapers` must admit it). Changing it rolls the members.
+   * @default false
+   */
+  readonly prometheusAnnotations?: boolean;
   /** Allow `replicas: 1`, which tolerates no failure. Development only; synthesis warns. @default false */
   readonly allowSingleMember?: boolean;
   /**

@@ -41,6 +41,7 @@ export interface ResolvedEtcdCluster {
   readonly placement: Pick<k8s.PodSpec, 'nodeSelector' | 'tolerations' | 'priorityClassName'>;
   readonly upgrade: Pick<k8s.StatefulSetSpec, 'updateStrategy' | 'persistentVolumeClaimRetentionPolicy'>;
   readonly metricsScrapers?: k8s.NetworkPolicyPeer[];
+  readonly prometheusAnnotations: boolean;
   readonly image: string;
   readonly quotaBytes: number;
   readonly storageSize: string;
@@ -110,7 +111,7 @@ export function resolveEtcdCluster(scope: IConstruct, props: EtcdClusterProps): 
 
   // finish() threw unless every check passed, so the checked values are all defined.
   return {
-    name, namespace, clusterDomain, replicas, placement, upgrade, metricsScrapers, image, storageSize, storageClassName, retentionSeconds, resources, runAsUser,
+    name, namespace, clusterDomain, replicas, placement, upgrade, metricsScrapers, prometheusAnnotations: props.prometheusAnnotations ?? false, image, storageSize, storageClassName, retentionSeconds, resources, runAsUser,
     quotaBytes: quotaBytes!,
     health: health!,
     tls: Object.fromEntries(Object.entries(tls).filter(([, t]) => t !== undefined)),

@@ -46,7 +46,12 @@ export function statefulSetSpec(spec: ResolvedEtcdCluster): k8s.StatefulSetSpec 
     revisionHistoryLimit: 5,
     selector: { matchLabels: spec.podSelector },
     template: {
-      metadata: { labels: spec.labels },
+      metadata: {
+        labels: spec.labels,
+        ...(spec.prometheusAnnotations
+          ? { annotations: { 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(METRICS_PORT), 'prometheus.io/path': '/metrics' } }
+          : {}),
+      },
       spec: {
         serviceAccountName: spec.name,
         automountServiceAccountToken: false,

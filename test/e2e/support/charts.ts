@@ -4,7 +4,7 @@ import { App, Chart, Duration, Testing, Yaml } from 'cdk8s';
 import fc from 'fast-check';
 import {
   ConsulAgentRegistration, ConsulAgentToken, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, ExternalService, Gateway,
-  GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace, TrafficDistribution,
+  GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace, TrafficDistribution, VolumeClaimRetention,
 } from '../../../lib';
 import { EVERY_SERVICE_PROP } from '../../support/every-prop';
 import type { KubeObject } from '../../support/schema';
@@ -70,6 +70,8 @@ export function representativeCharts(): SynthesizedChart[] {
     storageSize: '20Gi',
     storageClassName: 'fast-ssd',
     spreadAcrossZones: true,
+    serverPlacement: { nodeSelector: { 'node-role.example.com/registry': 'true' }, tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }], priorityClassName: 'registry-critical' },
+    serverUpgrade: { updatePartition: 2, volumeClaimRetention: { whenScaled: VolumeClaimRetention.DELETE } },
     serverResources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
     agentResources: { limits: { memory: '96Mi' } },
     // The example's Consul DNS has 10.96.0.53; ClusterIPs are unique across the cluster.
@@ -104,6 +106,10 @@ export function representativeCharts(): SynthesizedChart[] {
     runAsUser: 20000,
     labels: { team: 'platform' },
     partOf: 'discovery-kit',
+    placement: { nodeSelector: { 'node-role.example.com/registry': 'true' }, tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }], priorityClassName: 'registry-critical' },
+    upgrade: { updatePartition: 4, volumeClaimRetention: { whenDeleted: VolumeClaimRetention.DELETE, whenScaled: VolumeClaimRetention.RETAIN } },
+    metricsScrapers: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+    prometheusAnnotations: true,
   });
 
   const services = restrictedChart(app, 'rep-services');
