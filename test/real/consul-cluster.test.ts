@@ -39,15 +39,15 @@ describe('real Consul 1.8.7: the generated cluster through the README platform s
     const agent = cluster.agents[0];
     const reloaded = (since: number) => waitFor(() => agent.log().slice(since).includes('consul-entrypoint: a file in /consul/acl changed: reloading consul'), 15_000);
     // The agent token is what an agent sends its network coordinate with (every 15-30 s).
-    const coordinate = async () => JSON.stringify((await cluster.api(cluster.servers[0], 'GET', `/v1/coordinate/node/${agent.name}`, { token: tokens.bootstrap })).body?.[0]?.Coord ?? null);
+    const coordinate = async (token = tokens.bootstrap) => JSON.stringify((await cluster.api(cluster.servers[0], 'GET', `/v1/coordinate/node/${agent.name}`, { token })).body?.[0]?.Coord ?? null);
     const agentToken = async () => (await cluster.api(agent, 'GET', '/v1/agent/self', { token: tokens.bootstrap })).body.DebugConfig.ACLAgentToken;
 
     let since = agent.log().length;
     const appeared = Date.now();
-    tokens = await cluster.setUpAcls();
+    // Until the tokens Secret exists the agent has sent no coordinate (checked just before it is written).
+    tokens = await cluster.setUpAcls(async (bootstrap) => expect(await coordinate(bootstrap)).toBe('null'));
     // As the README says: one token per registering service, from its service identity.
     serviceToken = await cluster.createToken(['-service-identity=payment-service'], tokens.bootstrap);
-    expect(await coordinate()).toBe('null');
     await reloaded(since);
     expect(await agentToken()).toBe('hidden');
     await waitFor(async () => (await coordinate()) !== 'null', 45_000, () => agent.log().slice(since));

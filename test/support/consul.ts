@@ -337,7 +337,7 @@ export class ConsulTestCluster {
    * {@link KEYS_NEWER_THAN_1_8_7}): there the DNS policy goes to the anonymous token, the
    * alternative `CONSUL_DNS_READ_POLICY_RULES` documents.
    */
-  async setUpAcls(): Promise<AclTokens> {
+  async setUpAcls(beforeSecret?: (bootstrap: string) => Promise<void>): Promise<AclTokens> {
     const server = this.servers[0];
     const bootstrap = JSON.parse(await this.untilAclsReady(() => this.consul(server, ['acl', 'bootstrap', '-format=json']))).SecretID;
     await this.consul(server, ['acl', 'policy', 'create', '-name=consul-agents', `-rules=${CONSUL_AGENT_POLICY_RULES}`], bootstrap);
@@ -345,6 +345,7 @@ export class ConsulTestCluster {
     const agent = await this.createToken(['-description=consul agents', '-policy-name=consul-agents'], bootstrap);
     const dns = await this.createToken(['-description=consul dns', '-policy-name=dns-read'], bootstrap);
     await this.consul(server, ['acl', 'token', 'update', `-id=${ANONYMOUS_TOKEN}`, '-policy-name=dns-read'], bootstrap);
+    await beforeSecret?.(bootstrap);
     this.setTokensSecret({ acl: { tokens: { agent, dns } } });
     // Consul 1.8 agents resolve tokens the legacy way until every member has switched to
     // the new ACL system (serf tag acls=1), some 40 s after the bootstrap; until then a
