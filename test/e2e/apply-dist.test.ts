@@ -17,6 +17,9 @@ beforeAll(async () => {
   api = await startApiServer();
   // exposeVia's HTTPRoutes, GRPCRoutes and ReferenceGrants are custom resources.
   await installCrds(api, gatewayApiCrds());
+  // The platform's PriorityClass that the representative registries name (the Priority
+  // admission plugin refuses pods naming one that does not exist).
+  await serverSideApply(api, [{ apiVersion: 'scheduling.k8s.io/v1', kind: 'PriorityClass', metadata: { name: 'registry-critical' }, value: 1_000_000 }]);
 });
 
 afterAll(async () => {
