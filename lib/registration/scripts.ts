@@ -46,11 +46,17 @@ export function packageScript(configMapName: string, path: string): Registration
   return { configMapName, entrypoint, files: { [entrypoint]: readFileSync(path, 'utf8'), 'common.sh': COMMON } };
 }
 
-/** sha256 of the script's files, names included. */
+const checksums = new WeakMap<RegistrationScript, string>();
+
+/** sha256 of the script's files, names included; once per script, not once per service. */
 export function scriptChecksum(script: RegistrationScript): string {
-  const hash = createHash('sha256');
-  for (const [name, content] of Object.entries(script.files).sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\0${content}\0`);
-  return hash.digest('hex');
+  let checksum = checksums.get(script);
+  if (checksum === undefined) {
+    const hash = createHash('sha256');
+    for (const [name, content] of Object.entries(script.files).sort(([a], [b]) => a.localeCompare(b))) hash.update(`${name}\0${content}\0`);
+    checksums.set(script, checksum = hash.digest('hex'));
+  }
+  return checksum;
 }
 
 /** The sidecar's command, mount and pod volume for the script, and the annotation that rolls the pods. */
