@@ -65,7 +65,7 @@ const EXTRA_PEERS: Omit<PeerDraft, 'workload'>[] = [
 const FINDINGS = {
   F2: 'The client labels are self-asserted and cluster-wide (`namespaceSelector: {}`): any pod in any namespace that labels itself `discovery-kit.io/consul-client: consul` reaches the agents\' HTTP API; `discovery-kit.io/etcd-client: etcd` reaches etcd\'s client port. ACLs (default deny) and etcd client certificates are the only guard.',
   F3: "consul-agent admits Consul clients on gRPC 8502, but no pod of the system uses an agent's gRPC: registration sidecars use HTTP 8500 and mesh sidecars (consul-dataplane) go to the servers; in-system pods are kept off it only by their own egress.",
-  F5: 'etcd members reach each other on the client port 2379 (for `etcdctl --cluster` inside a member, lib/etcd-cluster.ts); etcd itself needs only 2380 between members.',
+  F5: 'etcd members reach each other on the client port 2379 (for `etcdctl --cluster` inside a member, lib/etcd/network.ts); etcd itself needs only 2380 between members.',
 } as const;
 type FindingId = keyof typeof FINDINGS;
 
