@@ -42,10 +42,8 @@ export function buildExampleApp(app: App, services: Record<ShopServiceName, Shop
 }
 
 /**
- * The `consul` chart: 3 servers and node-local agents, gossip key from the Secret
- * `consul-gossip-key` (create it with
- * `kubectl -n consul create secret generic consul-gossip-key --from-literal=key=$(consul keygen)`),
- * and an hourly snapshot (README, "Backup and restore").
+ * The `consul` chart: 3 servers and node-local agents, the bootstrap Job that generates the
+ * gossip key and writes every ACL token, and an hourly snapshot (README, "Backup and restore").
  */
 export function addConsulChart(app: App): ConsulCluster {
   const chart = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });

@@ -98,12 +98,17 @@ describe('ConsulBootstrap', () => {
   it('reports every bad prop at once', () => {
     let error: DiscoveryKitValidationError | undefined;
     try {
-      bootstrapped({ apiServer: [], reconcileInterval: Duration.seconds(90), image: 'consul:latest', renewBefore: Duration.days(400), secrets: { aclTokens: { secretName: 'consul-gossip-key', key: 'x' } } });
+      bootstrapped({ apiServer: [], tls: true, reconcileInterval: Duration.seconds(90), image: 'consul:latest', renewBefore: Duration.days(400), secrets: { aclTokens: { secretName: 'consul-gossip-key', key: 'x' } } });
     } catch (e) {
       error = e as DiscoveryKitValidationError;
     }
     expect(error).toBeInstanceOf(DiscoveryKitValidationError);
     expect(error!.problems.map((p) => p.field).sort()).toEqual(['apiServer', 'image', 'reconcileInterval', 'renewBefore', 'secrets']);
+  });
+
+  it('checks the certificates\' timing only when it makes certificates', () => {
+    expect(() => bootstrapped({ serverCertificateValidity: Duration.days(20) })).not.toThrow();
+    expect(() => bootstrapped({ tls: true, serverCertificateValidity: Duration.days(20) })).toThrow(/serverCertificateValidity = .* must leave renewBefore \(30 days\) shorter/);
   });
 
   it('needs the CA when the cluster serves HTTPS and TLS is not generated', () => {
@@ -148,6 +153,7 @@ describe('ConsulServiceToken', () => {
     } catch (e) {
       error = e as DiscoveryKitValidationError;
     }
-    expect(error!.problems.map((p) => p.field).sort()).toEqual(['namespace', 'secret.secretName', 'serviceName']);
+    // The default Secret name derives from the bad service name: one complaint, not two.
+    expect(error!.problems.map((p) => p.field).sort()).toEqual(['namespace', 'serviceName']);
   });
 });

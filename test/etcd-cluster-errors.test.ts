@@ -126,7 +126,7 @@ describe('EtcdCluster placement, staged upgrades and metrics', () => {
     }));
     expect(error.problems.map((p) => p.field)).toEqual([
       'placement.priorityClassName', 'placement.tolerations[0].value', 'placement.tolerations[1].tolerationSeconds',
-      'updatePartition', 'volumeClaimRetention.whenDeleted',
+      'upgrade.updatePartition', 'upgrade.volumeClaimRetention.whenDeleted',
     ]);
   });
 });

@@ -49,8 +49,8 @@ export interface ConsulAclOptions {
 /**
  * TLS for RPC, HTTPS and gRPC. Certificates come from Secrets and are mounted as files.
  * The server certificate needs the SANs in {@link ConsulCluster.tlsDnsNames}`.server`
- * (`server.<datacenter>.<domain>` for `verify_server_hostname`), the agent certificate those
- * in `.agent`; both must be signed by the CA.
+ * (`server.<datacenter>.<domain>` for `verify_server_hostname`); a shared agent certificate
+ * (optional, see `agentCertificate`) those in `.agent`; both must be signed by the CA.
  */
 export interface ConsulTlsOptions {
   /** The CA certificate (PEM). */

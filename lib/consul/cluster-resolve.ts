@@ -77,7 +77,7 @@ export function resolveConsulCluster(scope: IConstruct, id: string, props: Consu
     agent: v.check(() => resolveResources(scope, 'agentResources', props.agentResources, SMALL_SERVICE_RESOURCES), {}),
   };
   const serverPlacement = v.check(() => resolvePlacement(scope, 'serverPlacement', props.serverPlacement), {});
-  const serverUpgrade = v.check(() => resolveStatefulUpgrade(scope, props.serverUpgrade ?? {}, replicas), {});
+  const serverUpgrade = v.check(() => resolveStatefulUpgrade(scope, 'serverUpgrade', props.serverUpgrade ?? {}, replicas), {});
   const userLabels = props.labels ?? {};
   v.check(() => checkLabels(scope, 'labels', userLabels));
   const labelsOf = (role: Role) => recommendedLabels({ name: 'consul', instance: name, component: role, partOf: props.partOf });

@@ -2,7 +2,7 @@ import { k8s } from 'cdk8s-plus-27';
 import { NamedPort, ResolvedConsulCluster, Role, clientPorts, httpPorts, objectName, tcpAndUdp } from './cluster-spec';
 import { CONSUL_PORTS } from './config';
 import { apiPort } from './endpoints';
-import { CONSUL_MESH_LABEL, PodNetworkPolicyProps, podsIn, policyPort } from '../core/network-policy';
+import { CONSUL_MESH_LABEL, PodNetworkPolicyProps, podsIn, policyPort, DNS_REASON } from '../core/network-policy';
 import { CONSUL_K8S_POD_SELECTOR } from '../mesh/consul-k8s';
 
 /**
@@ -27,7 +27,7 @@ export function networkPolicies(spec: ResolvedConsulCluster): Readonly<Record<Ro
   const meshPods: k8s.NetworkPolicyPeer = { namespaceSelector: {}, podSelector: { matchLabels: { [CONSUL_MESH_LABEL]: spec.name } } };
   const http = policyPorts(httpPorts(spec));
   const scrapes: Reasoned<k8s.NetworkPolicyIngressRule>[] = metricsScrapers ? [['metrics: scrapers read telemetry', { from: metricsScrapers, ports: http }]] : [];
-  const dns = 'DNS: cluster DNS';
+  const dns = DNS_REASON;
   return {
     server: withReasons(spec, 'server', [
       ['registry: server RPC and gossip among servers', { from: [servers], ports: serverToServer }],

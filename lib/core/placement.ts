@@ -71,15 +71,15 @@ function checkToleration(scope: IConstruct, field: string, t: k8s.Toleration): v
 }
 
 /** The checked StatefulSet fields of {@link StatefulUpgradeOptions}. */
-export function resolveStatefulUpgrade(scope: IConstruct, options: StatefulUpgradeOptions, replicas: number): Pick<k8s.StatefulSetSpec, 'updateStrategy' | 'persistentVolumeClaimRetentionPolicy'> {
+export function resolveStatefulUpgrade(scope: IConstruct, field: string, options: StatefulUpgradeOptions, replicas: number): Pick<k8s.StatefulSetSpec, 'updateStrategy' | 'persistentVolumeClaimRetentionPolicy'> {
   const v = new ValidationPass();
   const partition = options.updatePartition === undefined ? undefined
-    : v.check(() => checkInteger(scope, 'updatePartition', options.updatePartition!, 0, replicas));
+    : v.check(() => checkInteger(scope, `${field}.updatePartition`, options.updatePartition!, 0, replicas));
   const retention = options.volumeClaimRetention;
   for (const key of ['whenDeleted', 'whenScaled'] as const) {
     const value = retention?.[key];
     if (value !== undefined && !Object.values(VolumeClaimRetention).includes(value)) {
-      v.report(scope, `volumeClaimRetention.${key}`, value, `must be one of ${Object.values(VolumeClaimRetention).join(', ')}`);
+      v.report(scope, `${field}.volumeClaimRetention.${key}`, value, `must be one of ${Object.values(VolumeClaimRetention).join(', ')}`);
     }
   }
   v.finish();

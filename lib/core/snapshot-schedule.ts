@@ -6,7 +6,7 @@ import { Construct, IConstruct } from 'constructs';
 import { podDnsConfig } from './dns-config';
 import { kubeObject } from './kube-object';
 import { recommendedLabels, selectorLabels } from './labels';
-import { PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
+import { DNS_REASON, PodNetworkPolicy, clusterDnsEgress, podsIn, policyPort } from './network-policy';
 import { ResourceRequirements, SMALL_SERVICE_RESOURCES, quantityValue, resolveResources } from './resources';
 import { restrictedContainerSecurityContext } from './security-context';
 import {
@@ -209,7 +209,7 @@ export function renderSnapshotSchedule(scope: Construct, s: ResolvedSnapshotSche
     // The pods serve nothing: no ingress.
     ingress: [],
     egress: [registry.egress, clusterDnsEgress(scope)],
-    reasons: { egress: () => [`backup: ${s.name} saves a snapshot`, 'DNS: cluster DNS'] },
+    reasons: { egress: () => [`backup: ${s.name} saves a snapshot`, DNS_REASON] },
   });
   const server = registry.serverIngress;
   const serverNetworkPolicy = server && new PodNetworkPolicy(scope, 'server-network-policy', {
@@ -304,7 +304,7 @@ const CRON_FIELDS = [
   { name: 'hour', min: 0, max: 23 },
   { name: 'day of month', min: 1, max: 31 },
   { name: 'month', min: 1, max: 12, names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'] },
-  { name: 'day of week', min: 0, max: 7, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
+  { name: 'day of week', min: 0, max: 6, names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] },
 ] as const;
 
 /**

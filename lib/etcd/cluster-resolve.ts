@@ -98,7 +98,7 @@ export function resolveEtcdCluster(scope: IConstruct, props: EtcdClusterProps): 
   const runAsUser = props.runAsUser ?? 10001;
   v.check(() => checkInteger(scope, 'runAsUser', runAsUser, 1, 2_147_483_647));
   const placement = v.check(() => resolvePlacement(scope, 'placement', props.placement), {});
-  const upgrade = v.check(() => resolveStatefulUpgrade(scope, props.upgrade ?? {}, replicas), {});
+  const upgrade = v.check(() => resolveStatefulUpgrade(scope, 'upgrade', props.upgrade ?? {}, replicas), {});
   const metricsScrapers = props.metricsScrapers && v.check(() => checkPeers(scope, 'metricsScrapers', props.metricsScrapers!));
   const userLabels = props.labels ?? {};
   v.check(() => checkLabels(scope, 'labels', userLabels));

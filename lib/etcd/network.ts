@@ -1,7 +1,7 @@
 import { k8s } from 'cdk8s-plus-27';
 import type { ResolvedEtcdCluster } from './cluster-resolve';
 import { CLIENT_PORT, METRICS_PORT, PEER_PORT } from './members';
-import { PodNetworkPolicyProps, policyPort } from '../core/network-policy';
+import { PodNetworkPolicyProps, policyPort, DNS_REASON } from '../core/network-policy';
 
 function servicePort(name: string, port: number): k8s.ServicePort {
   return { name, port, targetPort: k8s.IntOrString.fromString(name), protocol: 'TCP' };
@@ -45,7 +45,7 @@ export function networkPolicy(spec: ResolvedEtcdCluster): PodNetworkPolicyProps 
         'registry: members replicate (peer and client port)', 'registry: labelled clients',
         ...(spec.metricsScrapers ? ['metrics: scrapers read /metrics'] : []),
       ],
-      egress: () => ['registry: members replicate (peer and client port)', 'DNS: cluster DNS'],
+      egress: () => ['registry: members replicate (peer and client port)', DNS_REASON],
     },
   };
 }

@@ -62,10 +62,6 @@ export class ServiceBindings {
     return Object.fromEntries(this.registryLabels);
   }
 
-  public hasEnv(name: string): boolean {
-    return this.env.has(name);
-  }
-
   /** Fails when `name` is already set, unless both are the same shareable value. */
   public checkEnvFree(pending: PendingEnv, owner: string): void {
     const existing = this.env.get(pending.name);

@@ -147,10 +147,12 @@ ensure_tls() {
   dir="$WORK/tls"
   rm -rf "$dir"
   mkdir -m 700 "$dir" || die "cannot create $dir"
+  new_ca=false
   if ca_key=$(read_secret "$NAMESPACE" "$TLS_CA_KEY_STORE" tls.key) && ca=$(read_secret "$NAMESPACE" "$TLS_CA_KEY_STORE" tls.crt); then
     printf '%s\n' "$ca" >"$dir/ca.pem"
     printf '%s\n' "$ca_key" >"$dir/ca-key.pem"
   else
+    new_ca=true
     (cd "$dir" && consul tls ca create -domain "$TLS_DOMAIN" -days "$TLS_CA_DAYS" >/dev/null) || die "consul tls ca create failed"
     { mv "$dir/$TLS_DOMAIN-agent-ca.pem" "$dir/ca.pem" && mv "$dir/$TLS_DOMAIN-agent-ca-key.pem" "$dir/ca-key.pem"; } || die "consul tls ca create wrote no CA"
     # The key Secret first: a CA whose key is lost could never sign again.
@@ -171,11 +173,18 @@ ensure_tls() {
     *) die "cannot read Secret $NAMESPACE/$TLS_SERVER_STORE (HTTP $code): $(kube_error)" ;;
   esac
   require_count 'the not-after annotation' "$not_after"
-  [ "$not_after" -gt "$renew_after" ] && return 0
+  # A new CA (its key Secret was lost) must sign the server certificate again at once.
+  if [ "$not_after" -gt "$renew_after" ] && [ "$new_ca" = false ]; then
+    rm -rf "$dir"
+    return 0
+  fi
   set --
   old_ifs=$IFS
   IFS=,
+  # No globbing: the names include a wildcard (*.<server host>).
+  set -f
   for name in ${TLS_SERVER_DNS_NAMES:-}; do set -- "$@" "-additional-dnsname=$name"; done
+  set +f
   IFS=$old_ifs
   (cd "$dir" && consul tls cert create -server -dc "$TLS_DATACENTER" -domain "$TLS_DOMAIN" -days "$TLS_SERVER_DAYS" \
     -ca ca.pem -key ca-key.pem "$@" >/dev/null) || die "consul tls cert create -server failed"
@@ -289,12 +298,12 @@ ensure_token() {
 }
 
 # The per-service declarations (ConfigMaps, see ConsulServiceToken) as lines
-# "service namespace secretName key".
+# "configMapName service namespace secretName key".
 declarations() {
   selector=$(printf '%s' "$SERVICE_SELECTOR" | jq -sRr @uri)
   code=$(kube GET "/api/v1/namespaces/$NAMESPACE/configmaps?labelSelector=$selector")
   [ "$code" = 200 ] || die "cannot list the service token declarations in $NAMESPACE (HTTP $code): $(kube_error)"
-  jq -r '.items[].data | "\(.service // "") \(.namespace // "") \(.secretName // "") \(.key // "")"' "$OUT"
+  jq -r '.items[] | "\(.metadata.name) \(.data.service // "") \(.data.namespace // "") \(.data.secretName // "") \(.data.key // "")"' "$OUT"
 }
 
 ensure_acls() {
@@ -340,10 +349,16 @@ ensure_acls() {
 
   [ -n "${SERVICE_SELECTOR:-}" ] || return 0
   declarations >"$WORK/declarations"
-  while read -r service ns secret key; do
+  while read -r declaration service ns secret key; do
     # A bad declaration is skipped, not fatal: it must not hold up every other service.
     if ! (require_name service "$service" && require_name namespace "$ns" && require_name secretName "$secret" && require_key key "$key") 2>/dev/null; then
       log "skipped a malformed token declaration: service='$service' namespace='$ns' secretName='$secret' key='$key'"
+      continue
+    fi
+    # Only the name ConsulServiceToken gives a declaration binds its fields: a ConfigMap made
+    # by hand under another name cannot ask for a token of another service or namespace.
+    if [ "$declaration" != "$CLUSTER_NAME-token-$service.$ns" ]; then
+      log "skipped token declaration $declaration: its name must be $CLUSTER_NAME-token-$service.$ns"
       continue
     fi
     token=$(ensure_token "discovery-kit $CLUSTER_NAME: service $ns/$service" -service-identity "$service") || exit 1

@@ -5,7 +5,7 @@ import { ConsulBootstrapProps, ConsulBootstrapReference, ConsulBootstrapSecrets 
 import { ResolvedConsulBootstrap, resolveConsulBootstrap } from './resolve';
 import { CONSUL_BOOTSTRAP_SCRIPT, cronJob, job, podTemplate, role, roleBinding, scriptConfigMap, serviceAccount } from './render';
 import { kubeObject } from '../../core/kube-object';
-import { PodNetworkPolicy, clusterDnsEgress, policyPort } from '../../core/network-policy';
+import { DNS_REASON, PodNetworkPolicy, clusterDnsEgress, policyPort } from '../../core/network-policy';
 import { checkDns1035Label, checkDns1123Label, checkPresent, ValidationPass } from '../../core/validation';
 
 /**
@@ -21,7 +21,7 @@ import { checkDns1035Label, checkDns1123Label, checkPresent, ValidationPass } fr
  *   read (`acl.tokensSecret`), and one token per {@link ConsulServiceToken} declaration, with
  *   that service's identity, into the Secret its pods mount.
  *
- * A second run changes nothing; a deleted Secret is written again with the same token
+ * A second run changes nothing; a deleted token Secret (not the bootstrap token's) is written again with the same token
  * (Consul is the source of truth; tokens are found by their description); a new
  * declaration gets its token on the next run. The job may touch only its own Secrets by
  * name, reaches only the servers' API, the Kubernetes API and cluster DNS, and runs under
@@ -83,12 +83,19 @@ export class ConsulBootstrap extends Construct implements ConsulBootstrapReferen
         { to: spec.apiServer, ports: [policyPort(spec.apiServerPort)] },
         clusterDnsEgress(this),
       ],
+      reasons: {
+        egress: () => [
+          ...(spec.acl ? ['bootstrap: ACLs and tokens over the servers\' API'] : []),
+          'bootstrap: writes Secrets and reads token declarations through the API server', DNS_REASON,
+        ],
+      },
     });
     if (spec.acl) {
       new PodNetworkPolicy(this, 'server-ingress', {
         name: `${spec.clusterName}-server-from-bootstrap`, namespace: spec.namespace, labels: spec.labels, podSelector: spec.serverPodSelector,
         policyTypes: ['Ingress'],
         ingress: [{ from: [{ podSelector: { matchLabels: spec.podSelector } }], ports: [policyPort(spec.httpPort)] }],
+        reasons: { ingress: () => ['bootstrap: ACLs and tokens over the servers\' API'] },
       });
     }
   }

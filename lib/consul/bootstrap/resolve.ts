@@ -84,7 +84,12 @@ export function resolveConsulBootstrap(scope: IConstruct, props: ConsulBootstrap
   const caDays = days('caValidity', props.caValidity, 1825);
   const serverDays = days('serverCertificateValidity', props.serverCertificateValidity, 365);
   const renewDays = days('renewBefore', props.renewBefore, 30);
-  if (renewDays >= serverDays) v.report(scope, 'renewBefore', props.renewBefore, `must be shorter than serverCertificateValidity (${serverDays} days), or every run would issue a new certificate`);
+  // The certificates' timing matters only when the job makes them.
+  if ((props.tls ?? false) && renewDays >= serverDays) {
+    const field = props.renewBefore === undefined ? 'serverCertificateValidity' : 'renewBefore';
+    v.report(scope, field, field === 'renewBefore' ? props.renewBefore : props.serverCertificateValidity,
+      `must leave renewBefore (${renewDays} days) shorter than serverCertificateValidity (${serverDays} days), or every run would issue a new certificate`);
+  }
   const secrets = resolveSecrets(v, scope, clusterName, props.secrets ?? {});
   const https = httpPort === CONSUL_PORTS.https;
   const tls = props.tls ?? false;

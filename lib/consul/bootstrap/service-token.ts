@@ -32,7 +32,10 @@ export function resolveServiceToken(scope: IConstruct, props: ConsulServiceToken
   const serviceAccountName = v.check(() => checkDns1123Subdomain(scope, `${fieldPrefix}bootstrap.serviceAccountName`, bootstrap.serviceAccountName));
   const serviceName = v.check(() => checkDns1035Label(scope, `${fieldPrefix}serviceName`, props.serviceName), 'invalid');
   const namespace = v.check(() => checkDns1123Label(scope, `${fieldPrefix}namespace`, props.namespace), 'invalid');
-  const secret = v.check(() => checkSecretKeyReference(scope, `${fieldPrefix}secret`, props.secret ?? { secretName: `${props.serviceName}-consul-token`, key: 'token' }));
+  // The default Secret is named after the service: checked only once that name is valid.
+  const secret = props.secret !== undefined || serviceName !== 'invalid'
+    ? v.check(() => checkSecretKeyReference(scope, `${fieldPrefix}secret`, props.secret ?? { secretName: `${serviceName}-consul-token`, key: 'token' }))
+    : undefined;
   const userLabels = v.check(() => checkLabels(scope, `${fieldPrefix}labels`, props.labels ?? {}), {});
   v.finish();
   const labels = { ...userLabels, ...recommendedLabels({ name: serviceName, instance: serviceName, component: 'consul-token' }) };
