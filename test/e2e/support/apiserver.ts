@@ -38,6 +38,18 @@ export interface KubectlResult {
  * admitted, never run.
  */
 export async function startApiServer(): Promise<ApiServer> {
+  // The ports are free when picked, but another test file's process may take one before
+  // etcd or the API server binds it: start again on new ports when that is what failed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce();
+    } catch (error) {
+      if (attempt >= 3 || !/address already in use/.test(String(error))) throw error;
+    }
+  }
+}
+
+async function startOnce(): Promise<ApiServer> {
   const dir = mkdtempSync(join(tmpdir(), 'dk-apiserver-'));
   const processes: Running[] = [];
   const stop = async () => {
