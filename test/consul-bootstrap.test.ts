@@ -3,10 +3,11 @@ import { join } from 'node:path';
 import { Chart, Duration, Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import {
-  CONSUL_SERVICE_TOKEN_LABEL, ConsulBootstrap, ConsulBootstrapProps, ConsulCluster, ConsulServiceToken, DiscoveryKitValidationError, GossipEncryption,
+  CONSUL_SERVICE_TOKEN_LABEL, ConsulBootstrap, ConsulBootstrapProps, ConsulCluster, ConsulServiceToken, GossipEncryption,
   consulBootstrapSecrets,
 } from '../lib';
 import { findObject, synthChart } from './support/synth';
+import { validationErrorOf } from './support/errors';
 
 const API_SERVER = [{ ipBlock: { cidr: '10.0.0.10/32' } }];
 
@@ -96,14 +97,11 @@ describe('ConsulBootstrap', () => {
   });
 
   it('reports every bad prop at once', () => {
-    let error: DiscoveryKitValidationError | undefined;
-    try {
-      bootstrapped({ apiServer: [], tls: true, reconcileInterval: Duration.seconds(90), image: 'consul:latest', renewBefore: Duration.days(400), secrets: { aclTokens: { secretName: 'consul-gossip-key', key: 'x' } } });
-    } catch (e) {
-      error = e as DiscoveryKitValidationError;
-    }
-    expect(error).toBeInstanceOf(DiscoveryKitValidationError);
-    expect(error!.problems.map((p) => p.field).sort()).toEqual(['apiServer', 'image', 'reconcileInterval', 'renewBefore', 'secrets']);
+    const error = validationErrorOf(() => bootstrapped({
+      apiServer: [], tls: true, reconcileInterval: Duration.seconds(90), image: 'consul:latest', renewBefore: Duration.days(400),
+      secrets: { aclTokens: { secretName: 'consul-gossip-key', key: 'x' } },
+    }));
+    expect(error.problems.map((p) => p.field).sort()).toEqual(['apiServer', 'image', 'reconcileInterval', 'renewBefore', 'secrets']);
   });
 
   it('checks the certificates\' timing only when it makes certificates', () => {
@@ -147,13 +145,10 @@ describe('ConsulServiceToken', () => {
 
   it('reports every bad prop at once', () => {
     const c = new Chart(Testing.app(), 'x', { namespace: 'shop' });
-    let error: DiscoveryKitValidationError | undefined;
-    try {
-      new ConsulServiceToken(c, 't', { bootstrap: ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' }), serviceName: 'Bad_Name', namespace: 'Shop' });
-    } catch (e) {
-      error = e as DiscoveryKitValidationError;
-    }
+    const error = validationErrorOf(() => new ConsulServiceToken(c, 't', {
+      bootstrap: ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' }), serviceName: 'Bad_Name', namespace: 'Shop',
+    }));
     // The default Secret name derives from the bad service name: one complaint, not two.
-    expect(error!.problems.map((p) => p.field).sort()).toEqual(['namespace', 'serviceName']);
+    expect(error.problems.map((p) => p.field).sort()).toEqual(['namespace', 'serviceName']);
   });
 });

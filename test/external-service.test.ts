@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DiscoverableService, DiscoveryKitValidationError, ExternalService, PortProtocol } from '../lib';
+import { DiscoverableService, ExternalService, PortProtocol } from '../lib';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
+import { validationErrorOf } from './support/errors';
 
 const IMAGE = 'ghcr.io/acme/order-service:2.3.0';
-
-function errorOf(f: () => unknown): DiscoveryKitValidationError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DiscoveryKitValidationError) return e;
-    throw e;
-  }
-  throw new Error('no DiscoveryKitValidationError');
-}
 
 describe('ExternalService with fixed addresses', () => {
   const chart = testChart();
@@ -76,21 +67,21 @@ describe('ExternalService with an externalName', () => {
 describe('ExternalService validation', () => {
   it('reports every bad prop at once and claims its Service name', () => {
     const chart = testChart();
-    const error = errorOf(() => new ExternalService(chart, 'Bad', {
+    const error = validationErrorOf(() => new ExternalService(chart, 'Bad', {
       ports: [{ name: 'dns', port: 70000, protocol: PortProtocol.UDP }],
       addresses: ['db.example.com', '127.0.0.1', '10.0.0.1', '10.0.0.1'],
       egress: [{ ipBlock: { cidr: '10.0.0.0/8' } }],
     }));
     expect(error.problems.map((p) => p.field)).toEqual(['name', 'ports[0].port', 'addresses[0]', 'addresses[1]', 'addresses[3]', 'egress']);
     new ExternalService(chart, 'db', { ports: [{ name: 'pg', port: 5432 }], addresses: ['10.0.0.1'] });
-    expect(errorOf(() => new DiscoverableService(chart, 'db-service', { name: 'db', image: IMAGE })).allowed).toMatch(/must be unique per namespace/);
+    expect(validationErrorOf(() => new DiscoverableService(chart, 'db-service', { name: 'db', image: IMAGE })).allowed).toMatch(/must be unique per namespace/);
   });
 
   it('needs exactly one of externalName and addresses, and egress peers with externalName', () => {
     const chart = testChart();
-    expect(errorOf(() => new ExternalService(chart, 'none', { ports: [{ name: 'pg', port: 5432 }] })).field).toBe('externalName');
-    expect(errorOf(() => new ExternalService(chart, 'both', { ports: [{ name: 'pg', port: 5432 }], externalName: 'db.example.com', addresses: ['10.0.0.1'], egress: [{ ipBlock: { cidr: '10.0.0.1/32' } }] })).field).toBe('externalName');
-    expect(errorOf(() => new ExternalService(chart, 'name', { ports: [{ name: 'pg', port: 5432 }], externalName: 'db.example.com' })).message)
+    expect(validationErrorOf(() => new ExternalService(chart, 'none', { ports: [{ name: 'pg', port: 5432 }] })).field).toBe('externalName');
+    expect(validationErrorOf(() => new ExternalService(chart, 'both', { ports: [{ name: 'pg', port: 5432 }], externalName: 'db.example.com', addresses: ['10.0.0.1'], egress: [{ ipBlock: { cidr: '10.0.0.1/32' } }] })).field).toBe('externalName');
+    expect(validationErrorOf(() => new ExternalService(chart, 'name', { ports: [{ name: 'pg', port: 5432 }], externalName: 'db.example.com' })).message)
       .toContain('egress = undefined is invalid: is required: where externalName resolves to');
   });
 });

@@ -1,7 +1,8 @@
 import { JsonPatch } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
-import { CircuitBreakerOptions, DiscoverableService, DiscoveryKitValidationError, Gateway, MeshProtocol, PortProtocol } from '../lib';
+import { CircuitBreakerOptions, DiscoverableService, Gateway, MeshProtocol, PortProtocol } from '../lib';
 import { findObject, synthChart, testChart } from './support/synth';
+import { validationErrorOf } from './support/errors';
 
 const IMAGE = 'ghcr.io/acme/payment-service:1.8.2';
 const EDGE = { name: 'edge', namespace: 'gateway', podSelector: { 'gateway.networking.k8s.io/gateway-name': 'edge' } };
@@ -15,16 +16,6 @@ function payment(chart = testChart()): DiscoverableService {
     image: IMAGE,
     ports: [{ name: 'http', port: 8080, containerPort: 8081 }, { name: 'grpc', port: 9090, appProtocol: 'grpc' }, { name: 'metrics', port: 9100 }],
   });
-}
-
-function errorOf(f: () => unknown): DiscoveryKitValidationError {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DiscoveryKitValidationError) return e;
-    throw e;
-  }
-  throw new Error('no DiscoveryKitValidationError');
 }
 
 describe('DiscoverableService.exposeVia', () => {
@@ -86,7 +77,7 @@ describe('DiscoverableService.exposeVia', () => {
     const chart = testChart();
     const service = payment(chart);
     const before = chart.node.findAll().length;
-    const error = errorOf(() => service.exposeVia(Gateway.fromAttributes(EDGE), {
+    const error = validationErrorOf(() => service.exposeVia(Gateway.fromAttributes(EDGE), {
       routeName: 'Bad_Name', hostnames: ['10.0.0.1:80'],
       matches: [{ pathPrefix: 'api', grpcService: 'x.Y' }, { method: 'FETCH' as never, headers: { 'bad header': 'x' } }],
     }));
@@ -100,13 +91,13 @@ describe('DiscoverableService.exposeVia', () => {
   it('refuses ports a Gateway API standard route cannot carry, repeated routes and mesh services', () => {
     const chart = testChart();
     const service = new DiscoverableService(chart, 'dns', { image: IMAGE, ports: [{ name: 'http', port: 8080 }, { name: 'dns', port: 53, protocol: PortProtocol.UDP, appProtocol: 'dns' }] });
-    expect(errorOf(() => service.exposeVia(Gateway.fromAttributes(EDGE), { port: 'dns' })).message)
+    expect(validationErrorOf(() => service.exposeVia(Gateway.fromAttributes(EDGE), { port: 'dns' })).message)
       .toContain("exposeVia.port = \"dns\" is invalid: must be a TCP port with appProtocol 'http' (HTTPRoute) or 'grpc' (GRPCRoute), not UDP 'dns'");
     service.exposeVia(Gateway.fromAttributes(EDGE));
-    expect(errorOf(() => service.exposeVia(Gateway.fromAttributes(EDGE))).field).toBe('exposeVia.routeName');
+    expect(validationErrorOf(() => service.exposeVia(Gateway.fromAttributes(EDGE))).field).toBe('exposeVia.routeName');
     const plane = { clusterName: 'consul', namespace: 'consul', podSelector: { app: 'consul' }, grpcPort: 8502, httpPort: 8500 };
     const mesh = new DiscoverableService(chart, 'mesh', { image: IMAGE, meshControlPlane: plane, circuitBreaker: { protocol: MeshProtocol.HTTP } satisfies CircuitBreakerOptions });
-    expect(errorOf(() => mesh.exposeVia(Gateway.fromAttributes(EDGE))).allowed).toMatch(/sidecar accepts only mTLS/);
+    expect(validationErrorOf(() => mesh.exposeVia(Gateway.fromAttributes(EDGE))).allowed).toMatch(/sidecar accepts only mTLS/);
   });
 });
 
@@ -118,7 +109,7 @@ describe('Gateway.fromAttributes', () => {
   });
 
   it('reports every bad attribute at once', () => {
-    const error = errorOf(() => Gateway.fromAttributes({ name: 'Edge', namespace: 'gate way', podSelector: {}, routeNamespace: 'X' }));
+    const error = validationErrorOf(() => Gateway.fromAttributes({ name: 'Edge', namespace: 'gate way', podSelector: {}, routeNamespace: 'X' }));
     expect(error.problems.map((p) => p.field)).toEqual(['name', 'namespace', 'routeNamespace', 'podSelector']);
   });
 });

@@ -3,6 +3,17 @@ import { expect } from 'vitest';
 import { DiscoveryKitValidationError } from '../../lib';
 import { testChart } from './synth';
 
+/** The synth-time error `f` throws; any other outcome fails the test. */
+export function validationErrorOf(f: () => unknown): DiscoveryKitValidationError {
+  try {
+    f();
+  } catch (error) {
+    if (error instanceof DiscoveryKitValidationError) return error;
+    throw error;
+  }
+  throw new Error('expected a DiscoveryKitValidationError');
+}
+
 /**
  * Builds something that must be rejected and returns its synth-time error. Also checks that
  * nothing was half-synthesized: the construct the error names left no Kubernetes object behind.
