@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, Testing } from 'cdk8s';
+import { Testing } from 'cdk8s';
 import { describe, expect, it } from 'vitest';
 import { consulClusterOf, buildExampleApp } from '../examples/discovery-setup';
 import { CONSUL_CLIENT_LABEL, CONSUL_MESH_LABEL, ConsulCluster, ConsulClusterProps, GossipEncryption, KUBE_DNS_PEER } from '../lib';
@@ -9,6 +9,7 @@ import { invalidDurations, unknownConfigKeys } from './support/consul-config-key
 import { qualityViolations } from './support/quality';
 import type { KubeObject } from './support/schema';
 import { envOf, findContainer, findObject, synthChart, testChart } from './support/synth';
+import { EVERY_CONSUL_PROP } from './support/every-prop';
 
 const GOSSIP = GossipEncryption.fromSecret({ secretName: 'consul-gossip-key', key: 'key' });
 const OPERATORS = { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'operations' } } };
@@ -520,31 +521,7 @@ describe('ConsulCluster security switches', () => {
 });
 
 describe('ConsulCluster with every prop set', () => {
-  const { cluster, objects } = build({
-    name: 'registry',
-    namespace: 'platform',
-    image: 'registry.internal:5000/hashicorp/consul@sha256:' + 'b'.repeat(64),
-    replicas: 5,
-    bootstrapExpect: 5,
-    datacenter: 'eu-west-1',
-    domain: 'discovery',
-    clusterDomain: 'corp.example',
-    storageSize: '20Gi',
-    storageClassName: 'fast-ssd',
-    spreadAcrossZones: true,
-    serverResources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
-    agentResources: { limits: { memory: '96Mi' } },
-    dnsClusterIp: '10.96.0.53',
-    acl: { tokensSecret: { secretName: 'consul-acl-tokens', key: 'tokens.json' } },
-    reconnectTimeout: Duration.hours(24),
-    autopilot: { cleanupDeadServers: false, lastContactThreshold: Duration.millis(500), serverStabilizationTime: Duration.seconds(30) },
-    ui: false,
-    connect: false,
-    runAsUser: 10100,
-    runAsGroup: 10100,
-    labels: { team: 'platform' },
-    partOf: 'service-discovery',
-  }, 'construct-id');
+  const { cluster, objects } = build({ ...EVERY_CONSUL_PROP, namespace: 'platform', clusterDomain: 'corp.example', dnsClusterIp: '10.96.0.53' }, 'construct-id');
   const statefulSet = findObject(objects, 'StatefulSet', 'registry-server', 'platform');
   const server = consulContainer(objects, 'StatefulSet', 'registry-server');
 

@@ -4,12 +4,12 @@ import { AddressInfo, createServer, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Duration } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ETCD_IMAGE, ETCD_CLIENT_LABEL, EtcdCluster, EtcdClusterProps } from '../lib';
 import { qualityViolations } from './support/quality';
 import { KubeObject } from './support/schema';
 import { findContainer, findObject, synthChart, testChart } from './support/synth';
+import { EVERY_ETCD_PROP } from './support/every-prop';
 
 const SELECTOR = { 'app.kubernetes.io/name': 'etcd', 'app.kubernetes.io/instance': 'etcd', 'app.kubernetes.io/component': 'etcd' };
 
@@ -258,24 +258,7 @@ describe('EtcdCluster with TLS', () => {
 });
 
 describe('EtcdCluster with every prop set', () => {
-  const props: EtcdClusterProps = {
-    name: 'registry',
-    namespace: 'discovery',
-    replicas: 5,
-    image: 'registry.k8s.io/etcd:3.5.21-0',
-    storageSize: '20Gi',
-    storageClassName: 'fast-ssd',
-    backendQuota: '4Gi',
-    autoCompactionRetention: Duration.minutes(30),
-    maxStartupTime: Duration.minutes(10),
-    clientTls: { secretName: 'registry-client-tls' },
-    peerTls: { secretName: 'registry-peer-tls' },
-    resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '4', memory: '4Gi' } },
-    runAsUser: 20000,
-    labels: { team: 'platform' },
-    partOf: 'discovery-kit',
-    clusterDomain: 'corp.example',
-  };
+  const props: EtcdClusterProps = { ...EVERY_ETCD_PROP, namespace: 'discovery', clusterDomain: 'corp.example' };
   const { cluster, objects, statefulSet, container, flags } = synthCluster(props, 'default');
 
   it('matches the reviewed manifests', () => {

@@ -4,9 +4,9 @@ import { App, Chart, Duration, Testing, Yaml } from 'cdk8s';
 import fc from 'fast-check';
 import {
   ConsulAgentRegistration, ConsulAgentToken, ConsulCatalogSync, ConsulCluster, DiscoverableService, EtcdCluster, EtcdLeaseRegistration, ExternalService, Gateway,
-  GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace, TrafficDistribution, VolumeClaimRetention,
+  GossipEncryption, HealthSpec, MeshProtocol, RestrictedNamespace, TrafficDistribution,
 } from '../../../lib';
-import { EVERY_SERVICE_PROP } from '../../support/every-prop';
+import { EVERY_CONSUL_PROP, EVERY_ETCD_PROP, EVERY_SERVICE_PROP } from '../../support/every-prop';
 import type { KubeObject } from '../../support/schema';
 import { validServiceProps } from '../../support/service-props';
 import { synthChart } from '../../support/synth';
@@ -61,56 +61,17 @@ export function representativeCharts(): SynthesizedChart[] {
   });
   new ConsulCluster(restrictedChart(app, 'rep-consul-dev'), 'consul', { gossipEncryption: GOSSIP, developmentSingleServer: true });
   new ConsulCluster(restrictedChart(app, 'rep-consul-full'), 'registry', {
+    ...EVERY_CONSUL_PROP,
     gossipEncryption: GOSSIP,
-    name: 'registry',
-    image: 'registry.internal:5000/hashicorp/consul@sha256:' + 'b'.repeat(64),
-    replicas: 5,
-    datacenter: 'eu-west-1',
-    domain: 'discovery',
-    storageSize: '20Gi',
-    storageClassName: 'fast-ssd',
-    spreadAcrossZones: true,
-    serverPlacement: { nodeSelector: { 'node-role.example.com/registry': 'true' }, tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }], priorityClassName: 'registry-critical' },
-    serverUpgrade: { updatePartition: 2, volumeClaimRetention: { whenScaled: VolumeClaimRetention.DELETE } },
-    serverResources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '2', memory: '2Gi' } },
-    agentResources: { limits: { memory: '96Mi' } },
     // The example's Consul DNS has 10.96.0.53; ClusterIPs are unique across the cluster.
     dnsClusterIp: '10.96.0.153',
-    acl: CONSUL_ACL,
-    reconnectTimeout: Duration.hours(24),
-    autopilot: { cleanupDeadServers: false, lastContactThreshold: Duration.millis(500), serverStabilizationTime: Duration.seconds(30) },
-    ui: false,
-    connect: false,
-    runAsUser: 10100,
-    runAsGroup: 10100,
-    labels: { team: 'platform' },
-    partOf: 'service-discovery',
   });
 
   new EtcdCluster(restrictedChart(app, 'rep-etcd'), 'etcd');
   const etcdTls = new EtcdCluster(restrictedChart(app, 'rep-etcd-tls'), 'etcd', {
     clientTls: { secretName: 'etcd-client-tls' }, peerTls: { secretName: 'etcd-peer-tls' },
   });
-  new EtcdCluster(restrictedChart(app, 'rep-etcd-full'), 'registry', {
-    name: 'registry',
-    replicas: 5,
-    image: 'registry.k8s.io/etcd:3.5.21-0',
-    storageSize: '20Gi',
-    storageClassName: 'fast-ssd',
-    backendQuota: '4Gi',
-    autoCompactionRetention: Duration.minutes(30),
-    maxStartupTime: Duration.minutes(10),
-    clientTls: { secretName: 'registry-client-tls' },
-    peerTls: { secretName: 'registry-peer-tls' },
-    resources: { requests: { cpu: '500m', memory: '1Gi' }, limits: { cpu: '4', memory: '4Gi' } },
-    runAsUser: 20000,
-    labels: { team: 'platform' },
-    partOf: 'discovery-kit',
-    placement: { nodeSelector: { 'node-role.example.com/registry': 'true' }, tolerations: [{ key: 'registry', operator: 'Exists', effect: 'NoSchedule' }], priorityClassName: 'registry-critical' },
-    upgrade: { updatePartition: 4, volumeClaimRetention: { whenDeleted: VolumeClaimRetention.DELETE, whenScaled: VolumeClaimRetention.RETAIN } },
-    metricsScrapers: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
-    prometheusAnnotations: true,
-  });
+  new EtcdCluster(restrictedChart(app, 'rep-etcd-full'), 'registry', EVERY_ETCD_PROP);
 
   const services = restrictedChart(app, 'rep-services');
   const plain = new DiscoverableService(services, 'plain-service', { image: 'ghcr.io/acme/plain-service:1.0.0', trafficDistribution: TrafficDistribution.PREFER_SAME_NODE });
