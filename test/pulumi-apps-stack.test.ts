@@ -3,7 +3,9 @@ import { DiscoveryKitValidationError } from '../lib';
 import { PlatformOutputs } from '../stacks/shared/platform-outputs';
 import { chartComponents, duplicateRegistrations, expectOneResourcePerObject } from './support/pulumi-charts';
 import { findRegistered, isSecretValue, MockRun, registeredOfType } from './support/pulumi-mocks';
-import { ACL_TOKENS, APPS_CONFIG, appsFailure, exampleStackConfig, PLATFORM_CONFIG, PLATFORM_STACK, runApps, runPlatform } from './support/pulumi-stacks';
+import {
+  ACL_TOKENS, APPS_CONFIG, APPS_CONFIG_WITH_TOKENS, appsFailure, exampleStackConfig, PLATFORM_CONFIG, PLATFORM_STACK, runApps, runPlatform,
+} from './support/pulumi-stacks';
 import { envOf, findContainer } from './support/synth';
 
 const DEPLOYMENT = 'kubernetes:apps/v1:Deployment';
@@ -20,11 +22,16 @@ function container(run: MockRun<unknown>, deployment: string, name: string): any
 }
 
 let platform: PlatformOutputs;
+/** A platform whose agent tokens come from config: no bootstrap writes the services' tokens. */
+let platformWithTokens: PlatformOutputs;
 
 beforeAll(async () => {
   // The outputs the platform stack really exports (the contract between the stacks), with
   // namespaces no default produces, so that their flow into the manifests is visible.
-  platform = (await runPlatform({ ...PLATFORM_CONFIG, consulNamespace: 'platform-consul', appsNamespace: 'shop-prod' })).outputs;
+  const config = { ...PLATFORM_CONFIG, consulNamespace: 'platform-consul', appsNamespace: 'shop-prod' };
+  platform = (await runPlatform(config)).outputs;
+  const agentTokens = { agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f', dns: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d' };
+  platformWithTokens = (await runPlatform({ ...config, consulTokens: JSON.stringify(agentTokens) })).outputs;
 });
 
 describe('the apps stack under Pulumi mocks', () => {
@@ -33,10 +40,11 @@ describe('the apps stack under Pulumi mocks', () => {
     const components = chartComponents(run);
     expect([...components.keys()]).toEqual(['apps']);
     const objects = expectOneResourcePerObject(run, components.get('apps')!);
-    // The two ConfigMaps: the Consul and the etcd registration scripts of the namespace.
+    // Four ConfigMaps: the Consul and the etcd registration scripts of the namespace, and the
+    // two registering services' token declarations; a Role and RoleBinding per token Secret.
     expect(objects.map((o) => o.kind).sort()).toEqual([
-      ...Array(2).fill('ConfigMap'), ...Array(3).fill('Deployment'), ...Array(5).fill('NetworkPolicy'), ...Array(3).fill('PodDisruptionBudget'),
-      ...Array(6).fill('Service'), ...Array(3).fill('ServiceAccount'),
+      ...Array(4).fill('ConfigMap'), ...Array(3).fill('Deployment'), ...Array(5).fill('NetworkPolicy'), ...Array(3).fill('PodDisruptionBudget'),
+      ...Array(2).fill('Role'), ...Array(2).fill('RoleBinding'), ...Array(6).fill('Service'), ...Array(3).fill('ServiceAccount'),
     ].sort());
     expect(duplicateRegistrations(run)).toEqual([]);
   });
@@ -46,9 +54,13 @@ describe('the apps stack under Pulumi mocks', () => {
     expect(findRegistered(run, 'pulumi:pulumi:StackReference', 'platform').inputs.name).toBe(PLATFORM_STACK);
     const kubernetesObjects = run.registered.filter((r) => r.type.startsWith('kubernetes:'));
     expect(kubernetesObjects.length).toBeGreaterThan(0);
-    // Everything in the apps namespace, but for the agents' health-check egress to each registering service.
+    // Everything in the apps namespace, but for the agents' health-check egress to each
+    // registering service and the services' token declarations for the platform's bootstrap.
     const inPlatform = kubernetesObjects.filter((r) => r.inputs.metadata.namespace !== 'shop-prod').map((r) => r.name).sort();
-    expect(inPlatform).toEqual(['platform-consul/NetworkPolicy/consul-agent-to-order-service.shop-prod', 'platform-consul/NetworkPolicy/consul-agent-to-payment-service.shop-prod']);
+    expect(inPlatform).toEqual([
+      'platform-consul/ConfigMap/consul-token-order-service.shop-prod', 'platform-consul/ConfigMap/consul-token-payment-service.shop-prod',
+      'platform-consul/NetworkPolicy/consul-agent-to-order-service.shop-prod', 'platform-consul/NetworkPolicy/consul-agent-to-payment-service.shop-prod',
+    ]);
     expect(run.outputs).toEqual({
       namespace: 'shop-prod',
       urls: {
@@ -76,8 +88,26 @@ describe('the apps stack under Pulumi mocks', () => {
     expect(envOf(order, 'PAYMENT_SERVICE_URL').value).toBe('http://payment-service.shop-prod.svc.cluster.local:8080');
   });
 
-  it('creates one ACL token Secret per registering service from secret config, and deploys the services after them', async () => {
+  it("declares each registering service's token for the platform's bootstrap, which alone may write it: no token in config or state", async () => {
     const run = await runApps(platform, APPS_CONFIG);
+    expect(platform.consulBootstrap).toEqual({ clusterName: 'consul', namespace: 'platform-consul', serviceAccountName: 'consul-bootstrap' });
+    expect(run.registered.filter((r) => r.type === SECRET)).toEqual([]);
+    for (const service of REGISTERED) {
+      const declaration = manifest(run, 'kubernetes:core/v1:ConfigMap', `platform-consul/ConfigMap/consul-token-${service}.shop-prod`);
+      expect(declaration.metadata.labels['discovery-kit.io/consul-service-token']).toBe('consul');
+      const role = manifest(run, 'kubernetes:rbac.authorization.k8s.io/v1:Role', `shop-prod/Role/consul-token-${service}`);
+      expect(role.rules).toContainEqual(expect.objectContaining({ resources: ['secrets'], resourceNames: [`${service}-consul-token`] }));
+      const binding = manifest(run, 'kubernetes:rbac.authorization.k8s.io/v1:RoleBinding', `shop-prod/RoleBinding/consul-token-${service}`);
+      expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'consul-bootstrap', namespace: 'platform-consul' }]);
+      expect(envOf(container(run, service, 'consul-registration'), 'CONSUL_HTTP_TOKEN_FILE').value).toBe('/consul-registration-token/token');
+      expect(manifest(run, DEPLOYMENT, `shop-prod/Deployment/${service}`).spec.template.spec.volumes).toContainEqual(expect.objectContaining({
+        name: 'consul-registration-token', secret: expect.objectContaining({ secretName: `${service}-consul-token`, optional: true }),
+      }));
+    }
+  });
+
+  it('creates one ACL token Secret per registering service from secret config when the platform takes its tokens from config, and deploys the services after them', async () => {
+    const run = await runApps(platformWithTokens, APPS_CONFIG_WITH_TOKENS);
     const secrets = run.constructed.filter((c) => c.type === SECRET);
     expect(secrets.map((c) => c.name).sort()).toEqual(['shop-prod/Secret/order-service-consul-token', 'shop-prod/Secret/payment-service-consul-token']);
     for (const service of REGISTERED) {
@@ -97,7 +127,7 @@ describe('the apps stack under Pulumi mocks', () => {
   });
 
   it('needs no tokens when the platform runs Consul without ACLs', async () => {
-    const run = await runApps({ ...platform, consulAclsEnabled: false }, { platformStack: PLATFORM_STACK });
+    const run = await runApps({ ...platform, consulAclsEnabled: false, consulBootstrap: false }, { platformStack: PLATFORM_STACK });
     expect(run.registered.filter((r) => r.type === SECRET)).toEqual([]);
     expect(envOf(container(run, 'payment-service', 'consul-registration'), 'CONSUL_HTTP_TOKEN_FILE')).toBeUndefined();
   });
@@ -126,8 +156,8 @@ describe('the apps stack under Pulumi mocks', () => {
     expect(registeredOfType(run, 'kubernetes:policy/v1:PodDisruptionBudget').map((r) => r.name)).not.toContain('shop-prod/PodDisruptionBudget/user-service');
   });
 
-  it('accepts the example Pulumi.dev.yaml (plus the tokens the CLI sets as secrets)', async () => {
-    const run = await runApps(platform, { ...exampleStackConfig('apps'), consulAclTokens: APPS_CONFIG.consulAclTokens });
+  it('accepts the example Pulumi.dev.yaml as it is: no secret to set', async () => {
+    const run = await runApps(platform, exampleStackConfig('apps'));
     expect(findRegistered(run, 'pulumi:pulumi:StackReference', 'platform').inputs.name).toBe(PLATFORM_STACK);
     expect(manifest(run, DEPLOYMENT, 'shop-prod/Deployment/payment-service').spec.replicas).toBe(3);
   });
@@ -157,6 +187,7 @@ describe('the apps stack under Pulumi mocks', () => {
 describe('the apps stack rejects bad config before registering anything', () => {
   const services = (value: unknown) => ({ ...APPS_CONFIG, services: JSON.stringify(value) });
   const tokens = (value: unknown) => ({ ...APPS_CONFIG, consulAclTokens: JSON.stringify(value) });
+  // Config is read and checked before the platform's outputs: these fail on any platform.
   const cases: [string, Record<string, string>, string, RegExp][] = [
     ['no platformStack', {}, 'platformStack', /is required: the platform stack/],
     ['a malformed platformStack', { platformStack: 'acme/platform/dev/extra' }, 'platformStack', /"acme\/platform\/dev\/extra".*<organization>\/<project>\/<stack>/],
@@ -184,10 +215,21 @@ describe('the apps stack rejects bad config before registering anything', () => 
     expect(text).not.toContain('hunter2');
   });
 
-  it("requires each registering service's token when the platform enforces ACLs, before registering any Kubernetes object", async () => {
-    const { error, registered } = await appsFailure(platform, { platformStack: PLATFORM_STACK, consulAclTokens: JSON.stringify({ 'payment-service': ACL_TOKENS['payment-service'] }) });
+  it("requires each registering service's token when the platform enforces ACLs with tokens from config, before registering any Kubernetes object", async () => {
+    const { error, registered } = await appsFailure(platformWithTokens, { platformStack: PLATFORM_STACK, consulAclTokens: JSON.stringify({ 'payment-service': ACL_TOKENS['payment-service'] }) });
     expect((error as DiscoveryKitValidationError).field).toBe('discovery-apps:consulAclTokens.order-service');
     expect((error as Error).message).toMatch(/is required: the platform's Consul enforces ACLs, so order-service registers with .*pulumi config set --secret --path 'consulAclTokens.order-service' <SecretID>/);
+    expect(registered.map((r) => r.type)).toEqual(['pulumi:pulumi:StackReference']);
+  });
+
+  it.each([
+    ["the platform's bootstrap writes them", () => platform, /must be unset: the platform's Consul bootstrap \(platform-consul\/consul-bootstrap\) writes each service's token; run pulumi config rm consulAclTokens$/],
+    ["the platform's Consul has no ACLs", () => ({ ...platformWithTokens, consulAclsEnabled: false }), /must be unset: the platform's Consul does not enforce ACLs; run pulumi config rm consulAclTokens$/],
+  ])('refuses service tokens in config when %s, before registering any Kubernetes object', async (_title, platformOf, message) => {
+    const { error, registered } = await appsFailure(platformOf(), APPS_CONFIG_WITH_TOKENS);
+    expect((error as DiscoveryKitValidationError).field).toBe('discovery-apps:consulAclTokens');
+    expect((error as Error).message).toMatch(message);
+    expect((error as Error).message).not.toContain(ACL_TOKENS['payment-service']);
     expect(registered.map((r) => r.type)).toEqual(['pulumi:pulumi:StackReference']);
   });
 

@@ -1,14 +1,16 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiscoveryKitValidationError } from '../lib';
-import { GOSSIP_SECRET } from '../stacks/platform/program';
+import { CONSUL_SECRETS } from '../stacks/platform/program';
 import { PlatformOutputs } from '../stacks/shared/platform-outputs';
 import { chartComponents, duplicateRegistrations, expectOneResourcePerObject } from './support/pulumi-charts';
-import { findRegistered, isSecretValue, MockRun } from './support/pulumi-mocks';
+import { findRegistered, isSecretValue, MockRun, registeredOfType } from './support/pulumi-mocks';
 import { exampleStackConfig, GOSSIP_KEY, PLATFORM_CONFIG, platformFailure, runPlatform } from './support/pulumi-stacks';
 import { findContainer } from './support/synth';
 
 const SECRET = 'kubernetes:core/v1:Secret';
+const GOSSIP_SECRET = CONSUL_SECRETS.gossipKey;
+const NETWORK_POLICY = 'kubernetes:networking.k8s.io/v1:NetworkPolicy';
 
 describe('the platform stack under Pulumi mocks', () => {
   let run: MockRun<PlatformOutputs>;
@@ -24,15 +26,17 @@ describe('the platform stack under Pulumi mocks', () => {
     const registries = expectOneResourcePerObject(run, components.get('registries')!);
     expect(new Set(registries.map((o) => o.metadata.namespace))).toEqual(new Set(['consul', 'etcd']));
     expect(registries.map((o) => `${o.metadata.namespace}/${o.kind}`)).toEqual(expect.arrayContaining([
-      'consul/StatefulSet', 'consul/DaemonSet', 'consul/NetworkPolicy', 'etcd/StatefulSet', 'etcd/NetworkPolicy',
+      'consul/StatefulSet', 'consul/DaemonSet', 'consul/NetworkPolicy', 'consul/Job', 'consul/CronJob', 'etcd/StatefulSet', 'etcd/NetworkPolicy',
     ]));
     expect(duplicateRegistrations(run)).toEqual([]);
   });
 
-  it('registers only the provider, the two charts, their objects and the gossip Secret', () => {
+  it('registers only the provider, the two charts and their objects (no Secret: the bootstrap makes them), and reads the API server endpoints', () => {
     const components = chartComponents(run);
     const objectCount = [...components.values()].reduce((sum, c) => sum + c.resources.size, 0);
-    expect(run.registered.filter((r) => r.type.startsWith('kubernetes:'))).toHaveLength(objectCount + 1);
+    expect(run.registered.filter((r) => r.type.startsWith('kubernetes:'))).toHaveLength(objectCount);
+    expect(run.registered.filter((r) => r.type === SECRET)).toEqual([]);
+    expect(run.reads).toEqual(['kubernetes:discovery.k8s.io/v1:EndpointSlice default/kubernetes']);
     expect(run.registered.filter((r) => !r.type.startsWith('kubernetes:')).map((r) => `${r.type} ${r.name}`).sort()).toEqual([
       'discovery-kit:cdk8s:Chart namespaces', 'discovery-kit:cdk8s:Chart registries', 'pulumi:providers:kubernetes kubernetes',
     ]);
@@ -47,31 +51,60 @@ describe('the platform stack under Pulumi mocks', () => {
     }
   });
 
-  it('creates the gossip-key Secret from the secret config as a Pulumi secret, in the Consul namespace', async () => {
-    const secret = findRegistered(run, SECRET, `consul/Secret/${GOSSIP_SECRET.secretName}`);
+  it("bootstraps Consul in the cluster: the Job generates the gossip key and writes the ACL tokens into the Secrets the servers and agents read", () => {
+    const job = registeredOfType(run, 'kubernetes:batch/v1:Job');
+    expect(job.map((r) => r.name)).toEqual([expect.stringMatching(/^consul\/Job\/consul-bootstrap-[0-9a-f]+$/)]);
+    const env = findContainer(job[0].inputs, 'bootstrap').env;
+    const value = (name: string) => env.find((e: any) => e.name === name)?.value;
+    expect([value('GOSSIP_KEY_STORE'), value('GOSSIP_KEY'), value('ACL_STORE'), value('ACL_STORE_KEY')])
+      .toEqual([GOSSIP_SECRET.secretName, GOSSIP_SECRET.key, CONSUL_SECRETS.aclTokens.secretName, CONSUL_SECRETS.aclTokens.key]);
+    const server = findRegistered(run, 'kubernetes:apps/v1:StatefulSet', 'consul/StatefulSet/consul-server').inputs.spec.template.spec;
+    expect(server.volumes.map((v: any) => v.secret?.secretName)).toContain(CONSUL_SECRETS.aclTokens.secretName);
+    expect(run.outputs.consulBootstrap).toEqual({ clusterName: 'consul', namespace: 'consul', serviceAccountName: 'consul-bootstrap' });
+  });
+
+  it("lets the bootstrap reach the API server at the endpoints read from the cluster's EndpointSlice", () => {
+    const policy = findRegistered(run, NETWORK_POLICY, 'consul/NetworkPolicy/consul-bootstrap').inputs;
+    expect(policy.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '172.18.0.2/32' } }], ports: [{ port: 6443, protocol: 'TCP' }] });
+  });
+
+  it('takes the API server endpoints from config instead, without reading the cluster', async () => {
+    const configured = await runPlatform({ ...PLATFORM_CONFIG, apiServerEndpoints: JSON.stringify(['10.0.0.10:443', '[fd00::10]:443']) }, [], {});
+    expect(configured.reads).toEqual([]);
+    const policy = findRegistered(configured, NETWORK_POLICY, 'consul/NetworkPolicy/consul-bootstrap').inputs;
+    expect(policy.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '10.0.0.10/32' } }, { ipBlock: { cidr: 'fd00::10/128' } }], ports: [{ port: 443, protocol: 'TCP' }] });
+  });
+
+  it('creates the gossip-key Secret from your own key (secret config) as a Pulumi secret, in the Consul namespace; the Job then makes none', async () => {
+    const byo = await runPlatform({ ...PLATFORM_CONFIG, gossipKey: GOSSIP_KEY });
+    const secret = findRegistered(byo, SECRET, `consul/Secret/${GOSSIP_SECRET.secretName}`);
     expect(secret.inputs.metadata).toEqual({ name: GOSSIP_SECRET.secretName, namespace: 'consul' });
     // The SDK marks the whole stringData map secret once a value in it is.
     expect(isSecretValue(secret.inputs.stringData)).toBe(true);
     expect(secret.inputs.stringData.value).toEqual({ [GOSSIP_SECRET.key]: GOSSIP_KEY });
-    const resource = run.constructed.find((c) => c.type === SECRET)!.resource as pulumi.CustomResource & { stringData: pulumi.Output<unknown> };
+    const resource = byo.constructed.find((c) => c.type === SECRET)!.resource as pulumi.CustomResource & { stringData: pulumi.Output<unknown> };
     expect(await pulumi.isSecret(resource.stringData)).toBe(true);
+    const job = registeredOfType(byo, 'kubernetes:batch/v1:Job')[0].inputs;
+    expect(findContainer(job, 'bootstrap').env.map((e: any) => e.name)).not.toContain('GOSSIP_KEY_STORE');
   });
 
-  it('keeps the gossip key out of every manifest and output: Consul reads it from the Secret by name', () => {
-    const elsewhere = run.registered.filter((r) => r.type !== SECRET);
+  it('keeps your gossip key out of every manifest and output: Consul reads it from the Secret by name', async () => {
+    const byo = await runPlatform({ ...PLATFORM_CONFIG, gossipKey: GOSSIP_KEY });
+    const elsewhere = byo.registered.filter((r) => r.type !== SECRET);
     expect(JSON.stringify(elsewhere)).not.toContain(GOSSIP_KEY);
-    expect(JSON.stringify(run.outputs)).not.toContain(GOSSIP_KEY);
-    const server = findRegistered(run, 'kubernetes:apps/v1:StatefulSet', 'consul/StatefulSet/consul-server').inputs;
+    expect(JSON.stringify(byo.outputs)).not.toContain(GOSSIP_KEY);
+    const server = findRegistered(byo, 'kubernetes:apps/v1:StatefulSet', 'consul/StatefulSet/consul-server').inputs;
     const secretRefs = findContainer(server, 'consul').env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.valueFrom.secretKeyRef);
     expect(secretRefs).toContainEqual({ name: GOSSIP_SECRET.secretName, key: GOSSIP_SECRET.key });
   });
 
-  it('orders the deployment: namespaces, then the gossip Secret, then every registry object', () => {
-    const components = chartComponents(run);
+  it('orders the deployment: namespaces, then your gossip Secret, then every registry object', async () => {
+    const byo = await runPlatform({ ...PLATFORM_CONFIG, gossipKey: GOSSIP_KEY });
+    const components = chartComponents(byo);
     const namespaces = components.get('namespaces')!;
-    const secret = run.constructed.find((c) => c.type === SECRET)!;
+    const secret = byo.constructed.find((c) => c.type === SECRET)!;
     expect(secret.opts.dependsOn).toEqual([namespaces]);
-    const registryObjects = run.constructed.filter((c) => c.opts.parent === components.get('registries'));
+    const registryObjects = byo.constructed.filter((c) => c.opts.parent === components.get('registries'));
     expect(registryObjects.length).toBeGreaterThan(0);
     for (const object of registryObjects) expect(object.opts.dependsOn, object.name).toEqual([namespaces, secret.resource]);
   });
@@ -94,6 +127,7 @@ describe('the platform stack under Pulumi mocks', () => {
         domain: 'consul',
       },
       consulAclsEnabled: true,
+      consulBootstrap: { clusterName: 'consul', namespace: 'consul', serviceAccountName: 'consul-bootstrap' },
       consulDnsIp: '10.96.0.53',
       coreDnsServerBlock: 'consul:53 {\n    errors\n    cache 30\n    forward . 10.96.0.53\n}\n',
       etcd: {
@@ -108,9 +142,14 @@ describe('the platform stack under Pulumi mocks', () => {
     });
   });
 
-  it("creates the agents' ACL tokens Secret once the tokens are set, mounted by servers and agents, and deploys Consul after it", async () => {
+  it("creates the agents' ACL tokens Secret from your own tokens, mounted by servers and agents, deploys Consul after it, and leaves ACLs to you", async () => {
     const tokens = { agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f', dns: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d' };
-    const withTokens = await runPlatform({ ...PLATFORM_CONFIG, consulTokens: JSON.stringify(tokens) }, ['consulTokens']);
+    const withTokens = await runPlatform({ ...PLATFORM_CONFIG, consulTokens: JSON.stringify(tokens) });
+    expect(withTokens.outputs.consulBootstrap).toBe(false);
+    // The Job still generates the gossip key, and only that: no ACL bootstrap, no access to the servers.
+    const job = findContainer(registeredOfType(withTokens, 'kubernetes:batch/v1:Job')[0].inputs, 'bootstrap').env.map((e: any) => e.name);
+    expect(job).toContain('GOSSIP_KEY_STORE');
+    expect(job).not.toContain('ACL_STORE');
     const secret = findRegistered(withTokens, SECRET, 'consul/Secret/consul-acl-tokens');
     expect(isSecretValue(secret.inputs.stringData)).toBe(true);
     expect(JSON.parse(secret.inputs.stringData.value['tokens.json'])).toEqual({ acl: { tokens } });
@@ -125,8 +164,8 @@ describe('the platform stack under Pulumi mocks', () => {
     expect(server.opts.dependsOn).toEqual([chartComponents(withTokens).get('namespaces'), ...secrets]);
   });
 
-  it('accepts the example Pulumi.dev.yaml (plus the gossip key the CLI sets as a secret)', async () => {
-    const example = await runPlatform({ ...exampleStackConfig('platform'), gossipKey: GOSSIP_KEY });
+  it('accepts the example Pulumi.dev.yaml as it is: no secret to set', async () => {
+    const example = await runPlatform(exampleStackConfig('platform'));
     expect(example.outputs.consulDnsIp).toBe('10.96.0.53');
     expect(findRegistered(example, 'pulumi:providers:kubernetes', 'kubernetes').inputs.context).toBe('kind-discovery');
   });
@@ -137,7 +176,14 @@ describe('the platform stack under Pulumi mocks', () => {
     expect(custom.outputs.consulAclsEnabled).toBe(false);
     // One Namespace object per distinct name.
     expect(custom.registered.filter((r) => r.type === 'kubernetes:core/v1:Namespace').map((r) => r.name)).toEqual(['Namespace/registry', 'Namespace/shop']);
-    expect(findRegistered(custom, SECRET, 'registry/Secret/consul-gossip-key').inputs.metadata.namespace).toBe('registry');
+    expect(registeredOfType(custom, 'kubernetes:batch/v1:Job')[0].inputs.metadata.namespace).toBe('registry');
+    expect(custom.outputs.consulBootstrap).toBe(false);
+  });
+
+  it('runs no bootstrap when you bring both the gossip key and the agent tokens', async () => {
+    const byo = await runPlatform({ ...PLATFORM_CONFIG, gossipKey: GOSSIP_KEY, consulTokens: JSON.stringify({ agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f' }) });
+    expect(byo.registered.filter((r) => /Job|ServiceAccount\/consul-bootstrap/.test(r.name))).toEqual([]);
+    expect(registeredOfType(byo, SECRET).map((r) => r.name).sort()).toEqual(['consul/Secret/consul-acl-tokens', 'consul/Secret/consul-gossip-key']);
   });
 });
 
@@ -146,7 +192,6 @@ describe('the platform stack rejects bad config before registering anything', ()
     Object.fromEntries(Object.entries({ ...PLATFORM_CONFIG, ...overrides }).filter(([, v]) => v !== undefined)) as Record<string, string>;
 
   const cases: [string, Record<string, string | undefined>, string, RegExp][] = [
-    ['no gossip key', { gossipKey: undefined }, 'gossipKey', /= undefined is invalid: is required: a base64 key of 16, 24 or 32 bytes.*pulumi config set --secret gossipKey/],
     ['a gossip key that is not base64', { gossipKey: 'not a key!' }, 'gossipKey', /= "<redacted>" is invalid: must be a base64 key of 16, 24 or 32 bytes, as consul keygen prints/],
     ['a gossip key of the wrong length', { gossipKey: Buffer.alloc(20).toString('base64') }, 'gossipKey', /"<redacted>"/],
     ['no DNS ClusterIP', { consulDnsClusterIp: undefined }, 'consulDnsClusterIp', /is required: a free IPv4 address in the cluster's Service CIDR/],
@@ -159,6 +204,14 @@ describe('the platform stack rejects bad config before registering anything', ()
     ['rendering with a kubeconfig', { renderYamlToDirectory: 'rendered', kubeconfig: '/etc/kube/config' }, 'renderYamlToDirectory',
       /cannot be combined with discovery-platform:kubeconfig: .*pulumi config rm kubeconfig$/],
     ['an unknown agent token', { consulTokens: '{"replication":"hunter2"}' }, 'consulTokens.replication', /"<redacted>" is invalid: must be one of: agent, dns$/],
+    ['agent tokens without ACLs', { consulAcls: 'false', consulTokens: '{"agent":"7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f"}' }, 'consulTokens',
+      /"<redacted>" is invalid: must be unset when discovery-platform:consulAcls is false: run pulumi config rm consulTokens$/],
+    ['rendering without the API server endpoints', { renderYamlToDirectory: 'rendered' }, 'apiServerEndpoints',
+      /= undefined is invalid: is required with renderYamlToDirectory .*kubectl get endpoints kubernetes -n default.*pulumi config set --path 'apiServerEndpoints\[0\]' <address:port>$/],
+    ['API server endpoints that are not a list', { apiServerEndpoints: '"10.0.0.10:6443"' }, 'apiServerEndpoints', /= "10.0.0.10:6443" is invalid: must be a non-empty list of/],
+    ['an API server endpoint without a port', { apiServerEndpoints: '["10.0.0.10"]' }, 'apiServerEndpoints[0]', /= "10.0.0.10" is invalid: must be the API server's endpoints as address:port/],
+    ['an API server endpoint that is not an address', { apiServerEndpoints: '["api.example.com:6443"]' }, 'apiServerEndpoints[0]', /= "api.example.com:6443" is invalid: must be an IPv4 or IPv6 address and a port/],
+    ['API server endpoints on two ports', { apiServerEndpoints: '["10.0.0.10:6443","10.0.0.11:443"]' }, 'apiServerEndpoints[1]', /= "10.0.0.11:443" is invalid: must use the same port as discovery-platform:apiServerEndpoints\[0\] \(6443\)/],
     ['an agent token that is not a SecretID', { consulTokens: '{"agent":"hunter2"}' }, 'consulTokens.agent', /"<redacted>" is invalid: must be a Consul ACL token SecretID \(a UUID\) from consul acl token create/],
   ];
 
@@ -167,7 +220,7 @@ describe('the platform stack rejects bad config before registering anything', ()
     expect(error).toBeInstanceOf(DiscoveryKitValidationError);
     expect((error as Error).message).not.toContain('hunter2');
     expect((error as DiscoveryKitValidationError).field).toBe(`discovery-platform:${key}`);
-    expect((error as Error).message).toMatch(new RegExp(`^Pulumi config: discovery-platform:${key} = `));
+    expect((error as Error).message.startsWith(`Pulumi config: discovery-platform:${key} = `)).toBe(true);
     expect((error as Error).message).toMatch(message);
     expect(registered).toEqual([]);
   });

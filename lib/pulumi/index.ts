@@ -4,3 +4,4 @@ export * from './peer-dependencies';
 export * from './chart-resource';
 export * from './provider';
 export * from './secret';
+export * from './api-server';

@@ -1,6 +1,7 @@
 import { checkInteger, checkPinnedImage, invalid } from '../../lib/core/validation';
 import { KubernetesTarget } from '../../lib/pulumi';
 import { CONFIG_SCOPE, ConsulTokens, parseConfigNumber, readConsulTokens, StackConfig } from '../shared/config';
+import { AppsPlatformInputs } from '../shared/platform-outputs';
 import {
   CONSUL_REGISTERED_SERVICES, ConsulRegisteredService, SHOP_IMAGE_REPOSITORY, SHOP_SERVICE_DEFAULTS, ShopServiceName, ShopServiceSettings,
 } from '../../examples/shop';
@@ -10,7 +11,7 @@ export interface AppsConfig {
   /** The platform stack to read outputs from: `<organization>/<project>/<stack>`. */
   readonly platformStack: string;
   readonly services: Record<ShopServiceName, ShopServiceSettings>;
-  /** Consul ACL tokens of the registering services. @default - none */
+  /** Consul ACL tokens of the registering services, when the platform's bootstrap does not write them. @default - none */
   readonly consulAclTokens?: ConsulTokens<ConsulRegisteredService>;
   readonly target: KubernetesTarget;
 }
@@ -64,11 +65,17 @@ function readService(config: StackConfig, name: ShopServiceName, raw: unknown): 
 }
 
 /**
- * When the platform's Consul enforces ACLs, every registering service needs a token; the
- * error names the missing one and how to set it.
+ * When the platform's Consul enforces ACLs without a bootstrap that writes the services'
+ * tokens, every registering service needs a token from config; the error names the missing
+ * one and how to set it. Tokens set where nothing would use them are refused too.
  */
-export function checkConsulAclTokens(config: StackConfig, tokens: ConsulTokens<ConsulRegisteredService> | undefined, aclsEnabled: boolean): void {
-  if (!aclsEnabled) return;
+export function checkConsulAclTokens(config: StackConfig, tokens: ConsulTokens<ConsulRegisteredService> | undefined, platform: AppsPlatformInputs): void {
+  if (tokens && (!platform.consulAclsEnabled || platform.consulBootstrap)) {
+    invalid(CONFIG_SCOPE, config.key('consulAclTokens'), '<redacted>', platform.consulBootstrap
+      ? `must be unset: the platform's Consul bootstrap (${platform.consulBootstrap.namespace}/${platform.consulBootstrap.serviceAccountName}) writes each service's token; run pulumi config rm consulAclTokens`
+      : "must be unset: the platform's Consul does not enforce ACLs; run pulumi config rm consulAclTokens");
+  }
+  if (!platform.consulAclsEnabled || platform.consulBootstrap) return;
   const missing = CONSUL_REGISTERED_SERVICES.find((service) => !tokens?.names.includes(service));
   if (missing) {
     invalid(CONFIG_SCOPE, config.key(`consulAclTokens.${missing}`), undefined,

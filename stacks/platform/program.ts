@@ -1,90 +1,68 @@
 import { App, Chart } from 'cdk8s';
-import { ConsulCluster, EtcdCluster, GossipEncryption, RestrictedNamespace } from '../../lib';
-import { Cdk8sChartResource, kubernetesProvider, kubernetesSecret } from '../../lib/pulumi';
-import { checkIpv4Address } from '../../lib/consul/config';
-import { CONFIG_SCOPE, ConsulTokens, readConsulTokens, StackConfig } from '../shared/config';
-import { PlatformNamespaces, PlatformOutputs } from '../shared/platform-outputs';
+import {
+  ConsulBootstrap, ConsulBootstrapReference, ConsulCluster, consulBootstrapSecrets, EtcdCluster, GossipEncryption, RestrictedNamespace,
+} from '../../lib';
+import { Cdk8sChartResource, kubernetesProvider, kubernetesSecret, readApiServerEndpoints } from '../../lib/pulumi';
+import { StackConfig } from '../shared/config';
+import { PlatformOutputs } from '../shared/platform-outputs';
+import { readPlatformConfig } from './config';
 
-/** The Secret the platform creates for the gossip key, and that ConsulCluster reads. */
-export const GOSSIP_SECRET = { secretName: 'consul-gossip-key', key: 'key' } as const;
+/** The Consul cluster's name: the prefix of every Secret its bootstrap writes. */
+const CONSUL_CLUSTER_NAME = 'consul';
 
-/** The Secret with the agents' ACL tokens (a Consul config fragment), when `consulTokens` is set. */
-export const ACL_TOKENS_SECRET = { secretName: 'consul-acl-tokens', key: 'tokens.json' } as const;
-
-/** The tokens `consulTokens` may set: `agent` (node:write, so an agent can register itself) and `dns` (node and service read). */
-const AGENT_TOKEN_NAMES = ['agent', 'dns'] as const;
-
-/** Consul accepts AES-128, -192 or -256 keys; `consul keygen` prints 32 bytes in base64. */
-const GOSSIP_KEY_BYTES = [16, 24, 32];
-
-/** The platform stack's config, validated. */
-interface PlatformConfig {
-  readonly namespaces: PlatformNamespaces;
-  readonly consulDnsClusterIp: string;
-  readonly consulAcls: boolean;
-  /** The agents' ACL tokens, created after `consul acl bootstrap`. */
-  readonly consulTokens?: ConsulTokens<typeof AGENT_TOKEN_NAMES[number]>;
-}
-
-function readPlatformConfig(config: StackConfig): PlatformConfig {
-  const consulDnsClusterIp = config.requireString('consulDnsClusterIp', "a free IPv4 address in the cluster's Service CIDR, e.g. 10.96.0.53");
-  checkIpv4Address(CONFIG_SCOPE, config.key('consulDnsClusterIp'), consulDnsClusterIp);
-  return {
-    namespaces: {
-      consul: config.namespace('consulNamespace', 'consul'),
-      etcd: config.namespace('etcdNamespace', 'etcd'),
-      apps: config.namespace('appsNamespace', 'production'),
-    },
-    consulDnsClusterIp,
-    consulAcls: config.boolean('consulAcls', true),
-    consulTokens: readConsulTokens(config, 'consulTokens', AGENT_TOKEN_NAMES,
-      'from consul acl token create (agent: node:write; dns: node and service read)'),
-  };
-}
-
-function isGossipKey(value: string): boolean {
-  const bytes = Buffer.from(value, 'base64');
-  return bytes.toString('base64') === value && GOSSIP_KEY_BYTES.includes(bytes.length);
-}
+/** The Secrets the Consul cluster reads: written by the bootstrap Job, or by this stack from your own config. */
+export const CONSUL_SECRETS = consulBootstrapSecrets(CONSUL_CLUSTER_NAME);
 
 /**
- * The platform stack: the namespaces (Pod Security "restricted"), the gossip-key Secret,
- * a Consul cluster with its DNS Service on a pinned ClusterIP, and an etcd cluster. Its
- * outputs are what the apps stack and the cluster's CoreDNS need.
+ * The platform stack: the namespaces (Pod Security "restricted"), a Consul cluster with its
+ * DNS Service on a pinned ClusterIP and its bootstrap, and an etcd cluster. Its outputs are
+ * what the apps stack and the cluster's CoreDNS need.
  *
- * The gossip key (and the agents' ACL tokens, once set) exist only as secret Pulumi Outputs:
- * Secret resources created here (encrypted in state), referenced by name from the Consul
- * manifests, never in them.
+ * Nothing is set by hand: the bootstrap Job generates the gossip key in the cluster,
+ * bootstraps ACLs and writes the agent, DNS and each registering service's token (the
+ * servers wait for the key; `pulumi up` waits for the Job). It reaches the API server at the
+ * endpoints read from the cluster. Your own gossip key or agent tokens (`gossipKey`,
+ * `consulTokens`) replace what the Job would make: they become Secrets created here
+ * (encrypted in state), never part of a manifest.
  */
-export function platformProgram(): PlatformOutputs {
+export async function platformProgram(): Promise<PlatformOutputs> {
   const config = new StackConfig();
   const settings = readPlatformConfig(config);
-  const gossipKey = config.requireSecret('gossipKey', 'a base64 key of 16, 24 or 32 bytes, as consul keygen prints', isGossipKey);
   const { namespaces } = settings;
+  const provider = kubernetesProvider('kubernetes', settings.target);
+  const apiServer = settings.apiServer ?? await readApiServerEndpoints('kubernetes-api-server', { provider });
 
   const app = new App();
   const namespaceChart = new Chart(app, 'namespaces', { disableResourceNameHashes: true });
   for (const name of new Set(Object.values(namespaces))) new RestrictedNamespace(namespaceChart, name);
   const registryChart = new Chart(app, 'registries', { disableResourceNameHashes: true });
-  const consul = new ConsulCluster(registryChart, 'consul', {
+  const consul = new ConsulCluster(registryChart, CONSUL_CLUSTER_NAME, {
     namespace: namespaces.consul,
-    gossipEncryption: GossipEncryption.fromSecret(GOSSIP_SECRET),
+    gossipEncryption: GossipEncryption.fromSecret(CONSUL_SECRETS.gossipKey),
     dnsClusterIp: settings.consulDnsClusterIp,
-    acl: { enabled: settings.consulAcls, tokensSecret: settings.consulTokens && ACL_TOKENS_SECRET },
+    acl: { enabled: settings.consulAcls, tokensSecret: settings.consulAcls ? CONSUL_SECRETS.aclTokens : undefined },
   });
+  const aclBootstrap = settings.consulAcls && !settings.consulTokens;
+  const bootstrap = (aclBootstrap || !settings.gossipKey) ? new ConsulBootstrap(registryChart, 'consul-bootstrap', {
+    cluster: consul,
+    apiServer: apiServer.peers,
+    apiServerPort: apiServer.port,
+    gossipKey: !settings.gossipKey,
+    acl: aclBootstrap,
+  }) : undefined;
   const etcd = new EtcdCluster(registryChart, 'etcd', { namespace: namespaces.etcd });
 
-  const provider = kubernetesProvider('kubernetes', config.kubernetesTarget());
   const namespaceResources = new Cdk8sChartResource('namespaces', { chart: namespaceChart }, { provider });
   const secretOptions = { provider, dependsOn: [namespaceResources] };
-  const secrets = [kubernetesSecret({
-    name: GOSSIP_SECRET.secretName, namespace: namespaces.consul, stringData: { [GOSSIP_SECRET.key]: gossipKey },
-  }, secretOptions)];
+  const secrets = [];
+  if (settings.gossipKey) {
+    const { secretName, key } = CONSUL_SECRETS.gossipKey;
+    secrets.push(kubernetesSecret({ name: secretName, namespace: namespaces.consul, stringData: { [key]: settings.gossipKey } }, secretOptions));
+  }
   if (settings.consulTokens) {
+    const { secretName, key } = CONSUL_SECRETS.aclTokens;
     const tokensFile = settings.consulTokens.output.apply((tokens) => JSON.stringify({ acl: { tokens } }));
-    secrets.push(kubernetesSecret({
-      name: ACL_TOKENS_SECRET.secretName, namespace: namespaces.consul, stringData: { [ACL_TOKENS_SECRET.key]: tokensFile },
-    }, secretOptions));
+    secrets.push(kubernetesSecret({ name: secretName, namespace: namespaces.consul, stringData: { [key]: tokensFile } }, secretOptions));
   }
   new Cdk8sChartResource('registries', { chart: registryChart, dependsOn: [namespaceResources, ...secrets] }, { provider });
 
@@ -92,6 +70,7 @@ export function platformProgram(): PlatformOutputs {
     namespaces,
     consulAgent: consul.agent,
     consulAclsEnabled: settings.consulAcls,
+    consulBootstrap: aclBootstrap && bootstrap ? bootstrapReference(bootstrap) : false,
     consulDnsIp: consul.dns.clusterIp!,
     coreDnsServerBlock: consul.coreDnsServerBlock,
     etcd: {
@@ -99,4 +78,9 @@ export function platformProgram(): PlatformOutputs {
       podSelector: etcd.podSelector, clientPort: etcd.clientPort, clientLabels: etcd.clientLabels, tls: etcd.tls,
     },
   };
+}
+
+/** What the apps stack needs to declare its services' tokens: plain data, for a stack output. */
+function bootstrapReference(bootstrap: ConsulBootstrap): ConsulBootstrapReference {
+  return { clusterName: bootstrap.clusterName, namespace: bootstrap.namespace, serviceAccountName: bootstrap.serviceAccountName };
 }

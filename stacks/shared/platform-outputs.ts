@@ -1,5 +1,5 @@
 import * as pulumi from '@pulumi/pulumi';
-import { ConsulAgentEndpoint, EtcdClusterAddress } from '../../lib';
+import { ConsulAgentEndpoint, ConsulBootstrapReference, EtcdClusterAddress } from '../../lib';
 import { invalid } from '../../lib/core/validation';
 
 /** The namespaces the platform stack creates. */
@@ -26,6 +26,12 @@ export interface PlatformOutputs {
   readonly consulAgent: ConsulAgentEndpoint;
   /** Consul enforces ACLs (default deny): registrations need a token with service:write. */
   readonly consulAclsEnabled: boolean;
+  /**
+   * The bootstrap that writes each registering service's token (services declare theirs with
+   * `ConsulAgentToken.fromBootstrap`), or `false` when the platform's ACL tokens come from
+   * config: then the apps stack sets its services' tokens too (`consulAclTokens`).
+   */
+  readonly consulBootstrap: ConsulBootstrapReference | false;
   /** The pinned ClusterIP of the Consul DNS Service, which CoreDNS forwards `.consul` to. */
   readonly consulDnsIp: string;
   /** The CoreDNS server block to add to the Corefile (`kubectl -n kube-system edit configmap coredns`). */
@@ -34,7 +40,7 @@ export interface PlatformOutputs {
 }
 
 /** The outputs the apps stack reads. */
-export const APPS_PLATFORM_INPUTS = ['namespaces', 'consulAgent', 'consulAclsEnabled', 'etcd'] as const;
+export const APPS_PLATFORM_INPUTS = ['namespaces', 'consulAgent', 'consulAclsEnabled', 'consulBootstrap', 'etcd'] as const;
 export type AppsPlatformInputs = Pick<PlatformOutputs, typeof APPS_PLATFORM_INPUTS[number]>;
 
 /**

@@ -4,7 +4,7 @@ import { Yaml } from 'cdk8s';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartComponents } from '../support/pulumi-charts';
 import { MockRun } from '../support/pulumi-mocks';
-import { ACL_TOKENS, exampleStackConfig, GOSSIP_KEY, runApps, runPlatform } from '../support/pulumi-stacks';
+import { exampleStackConfig, GOSSIP_KEY, runApps, runPlatform } from '../support/pulumi-stacks';
 import { synthChart } from '../support/synth';
 import { identityOf } from './support/cluster-objects';
 import { PulumiBackend, repositoryStack } from './support/pulumi';
@@ -32,26 +32,26 @@ describe('renderYamlToDirectory through the real engine and Kubernetes provider'
   });
   afterAll(() => backend?.remove());
 
-  it('writes the manifests of both stacks, equal to the cdk8s synthesis of the same programs, and the Secrets in plain text', async () => {
-    // As the example Pulumi.dev.yaml says: the render directory instead of the context.
+  it('writes the manifests of both stacks, equal to the cdk8s synthesis of the same programs, and your own Secrets in plain text', async () => {
+    // As the example Pulumi.dev.yaml says: the render directory and the API server's endpoints
+    // instead of the context; the platform with its own gossip key, the apps with nothing secret.
     const platformDir = join(backend.dir, 'rendered-platform');
-    const platform = await backend.initStack(repositoryStack('platform'), { renderYamlToDirectory: platformDir }, { gossipKey: GOSSIP_KEY });
+    const endpoints = { 'apiServerEndpoints[0]': '172.18.0.2:6443' };
+    const platform = await backend.initStack(repositoryStack('platform'), { renderYamlToDirectory: platformDir, ...endpoints }, { gossipKey: GOSSIP_KEY });
     await platform.removeConfig('context');
     const platformUp = await platform.run('up');
     expect(platformUp.output).toContain('Secret data is written there in plain text');
-    const platformRun = await runPlatform({ ...exampleStackConfig('platform'), gossipKey: GOSSIP_KEY });
+    const platformRun = await runPlatform({ ...exampleStackConfig('platform'), apiServerEndpoints: JSON.stringify(['172.18.0.2:6443']), gossipKey: GOSSIP_KEY }, [], {});
 
     const appsDir = join(backend.dir, 'rendered-apps');
-    const apps = await backend.initStack(repositoryStack('apps'), { renderYamlToDirectory: appsDir }, {
-      'consulAclTokens.payment-service': ACL_TOKENS['payment-service'], 'consulAclTokens.order-service': ACL_TOKENS['order-service'],
-    });
+    const apps = await backend.initStack(repositoryStack('apps'), { renderYamlToDirectory: appsDir });
     await apps.removeConfig('context');
     await apps.run('up');
-    const appsRun = await runApps(platformRun.outputs, { ...exampleStackConfig('apps'), consulAclTokens: JSON.stringify(ACL_TOKENS) });
+    const appsRun = await runApps(platformRun.outputs, exampleStackConfig('apps'));
 
     for (const [dir, run, secrets] of [
       [platformDir, platformRun, { 'consul/consul-gossip-key': { key: GOSSIP_KEY } }],
-      [appsDir, appsRun, Object.fromEntries(Object.entries(ACL_TOKENS).map(([service, token]) => [`production/${service}-consul-token`, { token }]))],
+      [appsDir, appsRun, {}],
     ] as const) {
       const rendered = renderedObjects(dir);
       const chartObjects = synthesized(run);

@@ -2,8 +2,8 @@
 // ts-node registered with the options of @pulumi/pulumi/cmd/run/run.js (the stack's
 // tsconfig.json, type-checked, the vendored ts-node unless one is installed), then the
 // module required and its exported function awaited as the stack's outputs.
-// Usage: node pulumi-entry-runner.cjs <stack dir> <project>; env CONFIG, SECRET_KEYS and
-// STACK_OUTPUTS (JSON). Prints {"outputs":...,"registered":["<type> <name>",...]}.
+// Usage: node pulumi-entry-runner.cjs <stack dir> <project>; env CONFIG, SECRET_KEYS,
+// STACK_OUTPUTS and LIVE_OBJECTS (the state of objects read, by "<type> <id>"; JSON). Prints {"outputs":...,"registered":["<type> <name>",...]}.
 'use strict';
 const path = require('node:path');
 
@@ -30,8 +30,14 @@ require(tsnodeRequire).register({
 const registered = [];
 const resources = [];
 const stackOutputs = JSON.parse(process.env.STACK_OUTPUTS ?? '{}');
+const liveObjects = JSON.parse(process.env.LIVE_OBJECTS ?? '{}');
 pulumi.runtime.setMocks({
   newResource: (args) => {
+    if (args.type !== 'pulumi:pulumi:StackReference' && args.id) {
+      const state = liveObjects[`${args.type} ${args.id}`];
+      if (!state) throw new Error(`unexpected read of ${args.type} ${args.id}`);
+      return { id: args.id, state };
+    }
     if (args.type !== 'pulumi:pulumi:Stack') registered.push(`${args.type} ${args.name}`);
     if (args.type === 'pulumi:pulumi:StackReference') return { id: args.name, state: { outputs: stackOutputs[args.inputs.name] } };
     return { id: `${args.name}-id`, state: args.inputs };

@@ -27,13 +27,18 @@ export interface MockRunOptions<T> {
   readonly secretKeys?: string[];
   /** Outputs of the stacks a `StackReference` may read, by fully qualified stack name. */
   readonly stackOutputs?: Record<string, object>;
+  /** The state of the objects a program reads (`Resource.get`), by `<type> <id>`. */
+  readonly liveObjects?: Record<string, object>;
   /** The stack program. */
   readonly program: () => Promise<T> | T;
 }
 
 /** What a program run under mocks registered and returned. */
 export interface MockRun<T> {
+  /** What the program creates; reads of existing objects are in {@link reads}. */
   readonly registered: RegisteredResource[];
+  /** The existing objects the program read: `<type> <id>`. */
+  readonly reads: string[];
   readonly constructed: ConstructedResource[];
   /** The program's result with every Output resolved (secrets unwrapped). */
   readonly outputs: T;
@@ -69,12 +74,24 @@ export async function failureUnderMocks(options: MockRunOptions<unknown>): Promi
 
 async function execute<T>(options: MockRunOptions<T>): Promise<{ run: MockRun<T>; failure?: { error: unknown } }> {
   const registered: RegisteredResource[] = [];
+  const reads: string[] = [];
   const constructed: ConstructedResource[] = [];
   await pulumi.runtime.setMocks({
     newResource: (args) => {
+      if (args.type === 'pulumi:pulumi:StackReference') {
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
+        return stackReference(args.inputs.name, options.stackOutputs ?? {});
+      }
+      // A read (`Resource.get`) carries the id of the object it reads.
+      if (args.id) {
+        const key = `${args.type} ${args.id}`;
+        const state = options.liveObjects?.[key];
+        if (!state) throw new Error(`unexpected read of ${key}: no such live object in the mocks`);
+        reads.push(key);
+        return { id: args.id, state };
+      }
       // The root Stack is the harness's, not the program's.
       if (args.type !== 'pulumi:pulumi:Stack') registered.push({ type: args.type, name: args.name, inputs: args.inputs, provider: args.provider });
-      if (args.type === 'pulumi:pulumi:StackReference') return stackReference(args.inputs.name, options.stackOutputs ?? {});
       return { id: `${args.name}-id`, state: args.inputs };
     },
     call: (args) => {
@@ -102,7 +119,7 @@ async function execute<T>(options: MockRunOptions<T>): Promise<{ run: MockRun<T>
     }
   });
   await settled(constructed);
-  return { run: { registered, constructed, outputs: outputs as T }, failure };
+  return { run: { registered, reads, constructed, outputs: outputs as T }, failure };
 }
 
 function stackReference(name: string, stackOutputs: Record<string, object>) {

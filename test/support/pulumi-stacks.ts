@@ -8,16 +8,26 @@ import { failureUnderMocks, runUnderMocks } from './pulumi-mocks';
 /** A gossip key as `consul keygen` prints it (32 random bytes, base64). */
 export const GOSSIP_KEY = 'pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=';
 
-/** The platform config a platform team sets (`pulumi config set ...`). */
-export const PLATFORM_CONFIG: Record<string, string> = { gossipKey: GOSSIP_KEY, consulDnsClusterIp: '10.96.0.53' };
+/** The platform config a platform team sets (`pulumi config set ...`): nothing secret. */
+export const PLATFORM_CONFIG: Record<string, string> = { consulDnsClusterIp: '10.96.0.53' };
 
-/** Runs the platform stack under mocks; `gossipKey` (and `secretKeys`) are secrets, as `--secret` stores them. */
-export function runPlatform(config: Record<string, string> = PLATFORM_CONFIG, secretKeys: string[] = []) {
-  return runUnderMocks<PlatformOutputs>({ project: 'discovery-platform', config, secretKeys: ['gossipKey', ...secretKeys], program: platformProgram });
+/** The API server's endpoints, as a kind cluster's `kubernetes` EndpointSlice lists them. */
+export const API_SERVER_SLICE = {
+  addressType: 'IPv4',
+  endpoints: [{ addresses: ['172.18.0.2'], conditions: { ready: true } }],
+  ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
+};
+
+/** The live objects the platform program reads. */
+export const PLATFORM_LIVE_OBJECTS = { 'kubernetes:discovery.k8s.io/v1:EndpointSlice default/kubernetes': API_SERVER_SLICE };
+
+/** Runs the platform stack under mocks; `gossipKey`, `consulTokens` (and `secretKeys`) are secrets, as `--secret` stores them. */
+export function runPlatform(config: Record<string, string> = PLATFORM_CONFIG, secretKeys: string[] = [], liveObjects: Record<string, object> = PLATFORM_LIVE_OBJECTS) {
+  return runUnderMocks<PlatformOutputs>({ project: 'discovery-platform', config, secretKeys: ['gossipKey', 'consulTokens', ...secretKeys], liveObjects, program: platformProgram });
 }
 
-export function platformFailure(config: Record<string, string>) {
-  return failureUnderMocks({ project: 'discovery-platform', config, secretKeys: ['gossipKey', 'consulTokens'], program: platformProgram });
+export function platformFailure(config: Record<string, string>, liveObjects: Record<string, object> = PLATFORM_LIVE_OBJECTS) {
+  return failureUnderMocks({ project: 'discovery-platform', config, secretKeys: ['gossipKey', 'consulTokens'], liveObjects, program: platformProgram });
 }
 
 /** The platform stack as the example apps config names it (a self-managed backend's organization). */
@@ -28,8 +38,11 @@ export const ACL_TOKENS = {
   'order-service': '0b9e4d2c-3a1f-4e8b-8c7d-6f5e4d3c2b1a',
 };
 
-/** The apps config an app team sets (`consulAclTokens` with `--secret --path`). */
-export const APPS_CONFIG: Record<string, string> = { platformStack: PLATFORM_STACK, consulAclTokens: JSON.stringify(ACL_TOKENS) };
+/** The apps config an app team sets: only which platform (its bootstrap writes the services' tokens). */
+export const APPS_CONFIG: Record<string, string> = { platformStack: PLATFORM_STACK };
+
+/** The apps config when the platform's tokens come from config: the services' tokens too (`--secret --path`). */
+export const APPS_CONFIG_WITH_TOKENS: Record<string, string> = { ...APPS_CONFIG, consulAclTokens: JSON.stringify(ACL_TOKENS) };
 
 /** Runs the apps stack under mocks against `platform` as the outputs of PLATFORM_STACK. */
 export function runApps(platform: object, config: Record<string, string> = {}) {

@@ -96,7 +96,7 @@ export class PulumiBackend {
    * `pulumi stack init` of a project in a fresh work directory with a copy of its Pulumi.yaml
    * (`main` pointing back at the project's entry point, which the CLI checks exists) and of
    * its Pulumi.<stack>.yaml, if any (the copy takes the config and encryption salt the CLI
-   * writes), then `pulumi config set` of `config` (`--path` for dotted keys) and `secrets`.
+   * writes), then `pulumi config set` of `config` (`--path` for dotted and indexed keys) and `secrets`.
    */
   async initStack(project: PulumiProject, config: Record<string, string>, secrets: Record<string, string> = {}, stack = 'dev'): Promise<PulumiStack> {
     const workDir = join(this.dir, `${basename(project.dir)}.${stack}`);
@@ -122,7 +122,7 @@ export class PulumiStack {
   constructor(readonly backend: PulumiBackend, readonly project: PulumiProject, readonly workDir: string, readonly stack: string) {}
 
   setConfig(key: string, value: string, secret = false): Promise<string> {
-    const flags = [...(key.includes('.') ? ['--path'] : []), ...(secret ? ['--secret'] : [])];
+    const flags = [...(/[.[]/.test(key) ? ['--path'] : []), ...(secret ? ['--secret'] : [])];
     return this.backend.cli(['config', 'set', '--stack', this.stack, ...flags, key, '--', value], this.workDir);
   }
 
