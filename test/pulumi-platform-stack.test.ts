@@ -1,11 +1,11 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiscoveryKitValidationError } from '../lib';
-import { CONSUL_SECRETS } from '../stacks/platform/program';
+import { CONSUL_SECRETS, platformProgram } from '../stacks/platform/program';
 import { PlatformOutputs } from '../stacks/shared/platform-outputs';
 import { chartComponents, duplicateRegistrations, expectOneResourcePerObject } from './support/pulumi-charts';
-import { findRegistered, isSecretValue, MockRun, registeredOfType } from './support/pulumi-mocks';
-import { exampleStackConfig, GOSSIP_KEY, PLATFORM_CONFIG, platformFailure, runPlatform } from './support/pulumi-stacks';
+import { failureUnderMocks, findRegistered, isSecretValue, MockRun, registeredOfType } from './support/pulumi-mocks';
+import { exampleStackConfig, GOSSIP_KEY, PLATFORM_CONFIG, PLATFORM_LIVE_OBJECTS, platformFailure, runPlatform } from './support/pulumi-stacks';
 import { findContainer } from './support/synth';
 
 const SECRET = 'kubernetes:core/v1:Secret';
@@ -222,6 +222,17 @@ describe('the platform stack rejects bad config before registering anything', ()
     expect((error as DiscoveryKitValidationError).field).toBe(`discovery-platform:${key}`);
     expect((error as Error).message.startsWith(`Pulumi config: discovery-platform:${key} = `)).toBe(true);
     expect((error as Error).message).toMatch(message);
+    expect(registered).toEqual([]);
+  });
+
+  it.each([
+    ['gossipKey', GOSSIP_KEY],
+    ['consulTokens', JSON.stringify({ agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f' })],
+  ])('refuses %s set in plain text (without --secret), never echoing it', async (key, value) => {
+    const { error, registered } = await failureUnderMocks({
+      project: 'discovery-platform', config: { ...PLATFORM_CONFIG, [key]: value }, secretKeys: [], liveObjects: PLATFORM_LIVE_OBJECTS, program: platformProgram,
+    });
+    expect((error as Error).message).toBe(`Pulumi config: discovery-platform:${key} = "<redacted>" is invalid: must be set as a secret, not in plain text: run pulumi config set --secret ${key} ... (with --path for a structured value)`);
     expect(registered).toEqual([]);
   });
 

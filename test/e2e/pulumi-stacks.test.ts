@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chartObjectResourceName, kubernetesTypeToken } from '../../lib/pulumi';
-import { ACL_TOKENS, exampleStackConfig, GOSSIP_KEY, runApps, runPlatform } from '../support/pulumi-stacks';
+import { ACL_TOKENS, exampleStackConfig, runApps, runPlatform } from '../support/pulumi-stacks';
 import { ApiServer, startApiServer } from './support/apiserver';
+import { serverSideApply } from './support/apply';
 import { identityOf, liveObjects, registeredObjects } from './support/cluster-objects';
 import { PulumiBackend, PulumiStack, repositoryStack, RunResult } from './support/pulumi';
 
@@ -13,11 +14,13 @@ import { PulumiBackend, PulumiStack, repositoryStack, RunResult } from './suppor
 // removes a foreground finalizer). The product sets none of them.
 
 const platformConfig = exampleStackConfig('platform');
-const appsConfig: Record<string, string> = { ...exampleStackConfig('apps'), consulAclTokens: JSON.stringify(ACL_TOKENS) };
+const appsConfig: Record<string, string> = exampleStackConfig('apps');
+/** The API server's own `kubernetes` EndpointSlice, which the platform program reads. */
+let apiServerSlice: object;
 
-/** What the platform program registers, run under mocks with the stack's config. */
+/** What the platform program registers, run under mocks with the stack's config and the API server's EndpointSlice. */
 async function platformUnderMocks() {
-  return runPlatform({ ...platformConfig, gossipKey: GOSSIP_KEY });
+  return runPlatform(platformConfig, [], { 'kubernetes:discovery.k8s.io/v1:EndpointSlice default/kubernetes': apiServerSlice });
 }
 
 /** The Kubernetes objects the apps program registers with `config`, under mocks. */
@@ -58,6 +61,16 @@ describe('pulumi up, preview and destroy of the stacks with the real engine agai
 
   beforeAll(async () => {
     api = await startApiServer();
+    // A real API server's endpoint reconciler keeps this EndpointSlice; the test API server runs
+    // without it (its loopback address is no valid endpoint), so the test writes what it would.
+    await serverSideApply(api, [{
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: ['192.0.2.10'], conditions: { ready: true } }],
+      ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
+    }]);
+    apiServerSlice = JSON.parse((await api.kubectl(['-n', 'default', 'get', 'endpointslice', 'kubernetes', '-o', 'json'])).stdout);
     backend = new PulumiBackend();
     await backend.cli(['login', backend.env.PULUMI_BACKEND_URL!]);
   });
@@ -76,8 +89,8 @@ describe('pulumi up, preview and destroy of the stacks with the real engine agai
     expect(await liveObjects(api, [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: '' } }])).toEqual([]);
   });
 
-  it('deploys the platform: every object the program registers is in the API server, and a preview right after expects no changes', async () => {
-    await platform.setConfig('gossipKey', GOSSIP_KEY, true);
+  it('deploys the platform with nothing secret set: every object the program registers is in the API server, and a preview right after expects no changes', async () => {
+    await platform.removeConfig('gossipKey');
     const up = await platform.run('up', { clusterWithoutNodes: true });
     const expected = registeredObjects((await platformUnderMocks()).registered);
     expect(expected.length).toBeGreaterThan(20);
@@ -85,30 +98,39 @@ describe('pulumi up, preview and destroy of the stacks with the real engine agai
     expect(objectSteps(up)).toEqual({ create: resourceNames(expected) });
     expect(up.outputs!.consulDnsIp.value).toBe(platformConfig.consulDnsClusterIp);
     expect(up.outputs!.namespaces.value).toEqual((await platformUnderMocks()).outputs.namespaces);
-    const secret = JSON.parse((await api.kubectl(['-n', 'consul', 'get', 'secret', 'consul-gossip-key', '-o', 'json'])).stdout);
-    expect(Buffer.from(secret.data.key, 'base64').toString()).toBe(GOSSIP_KEY);
-    // The state holds the key encrypted only.
-    expect(JSON.stringify(await platform.cli(['stack', 'export']))).not.toContain(GOSSIP_KEY);
+    // No Secret comes from Pulumi: the bootstrap Job makes them in the cluster.
+    expect(expected.filter((obj) => obj.kind === 'Secret')).toEqual([]);
+    expect(expected.filter((obj) => obj.kind === 'Job').map(identityOf)).toEqual([expect.stringMatching(/^Job consul\/consul-bootstrap-[0-9a-f]+$/)]);
+    // The Job may reach the API server at the address the real API server publishes.
+    const policy = JSON.parse((await api.kubectl(['-n', 'consul', 'get', 'networkpolicy', 'consul-bootstrap', '-o', 'json'])).stdout);
+    expect(policy.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '192.0.2.10/32' } }], ports: [{ port: 6443, protocol: 'TCP' }] });
+    expect(up.outputs!.consulBootstrap.value).toEqual({ clusterName: 'consul', namespace: 'consul', serviceAccountName: 'consul-bootstrap' });
 
     const preview = await platform.run('preview', { expectNoChanges: true, clusterWithoutNodes: true });
     expect(preview.steps).toEqual([]);
   });
 
-  it('refuses an apps config without the ACL token the platform\'s Consul needs, before any apps resource is created', async () => {
+  it("refuses service tokens in the apps config when the platform's bootstrap writes them, before any apps resource is created", async () => {
     apps = await backend.initStack(repositoryStack('apps'), target(), { 'consulAclTokens.payment-service': ACL_TOKENS['payment-service'] });
     const failure = await apps.run('up', { clusterWithoutNodes: true }).then(() => undefined, (error: Error) => error.message);
-    expect(failure).toContain('discovery-apps:consulAclTokens.order-service');
+    expect(failure).toContain("discovery-apps:consulAclTokens = \"<redacted>\" is invalid: must be unset: the platform's Consul bootstrap (consul/consul-bootstrap) writes each service's token");
+    expect(failure).not.toContain(ACL_TOKENS['payment-service']);
     expect((await apps.stateResources()).map((r) => r.type).filter((type) => type.startsWith('kubernetes:'))).toEqual([]);
   });
 
-  it('deploys the apps with the platform outputs read through the StackReference; a preview right after expects no changes', async () => {
-    await apps.setConfig('consulAclTokens.order-service', ACL_TOKENS['order-service'], true);
+  it("deploys the apps with the platform outputs read through the StackReference, each registering service's token declared for the bootstrap; a preview right after expects no changes", async () => {
+    await apps.removeConfig('consulAclTokens');
     const up = await apps.run('up', { clusterWithoutNodes: true });
     const expected = await appsObjects();
     const live = (await liveObjects(api, expected)).map(identityOf);
     for (const identity of expected.map(identityOf)) expect(live).toContain(identity);
     expect(objectSteps(up)).toEqual({ create: resourceNames(expected) });
     expect(up.outputs!.namespace.value).toBe('production');
+    const declarations = JSON.parse((await api.kubectl(['-n', 'consul', 'get', 'configmap', '-l', 'discovery-kit.io/consul-service-token=consul', '-o', 'json'])).stdout);
+    expect(declarations.items.map((item: any) => item.data).sort((a: any, b: any) => a.service.localeCompare(b.service))).toEqual([
+      { service: 'order-service', namespace: 'production', secretName: 'order-service-consul-token', key: 'token' },
+      { service: 'payment-service', namespace: 'production', secretName: 'payment-service-consul-token', key: 'token' },
+    ]);
 
     const preview = await apps.run('preview', { expectNoChanges: true, clusterWithoutNodes: true });
     expect(preview.steps).toEqual([]);

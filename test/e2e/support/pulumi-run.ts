@@ -10,8 +10,8 @@ import * as pulumi from '@pulumi/pulumi';
 import { EngineEvent, LocalWorkspace, OpType, Stack } from '@pulumi/pulumi/automation';
 import type { RunRequest, RunResult, Step } from './pulumi';
 
-/** Kinds whose readiness the provider awaits through pods, which never run without a kubelet. */
-const AWAITS_PODS = new Set(['apps/v1:Deployment', 'apps/v1:StatefulSet', 'apps/v1:DaemonSet', 'core/v1:Service']);
+/** Kinds whose readiness (a Job's: completion) the provider awaits through pods, which never run without a kubelet. */
+const AWAITS_PODS = new Set(['apps/v1:Deployment', 'apps/v1:StatefulSet', 'apps/v1:DaemonSet', 'batch/v1:Job', 'core/v1:Service']);
 
 /**
  * Test-only annotations for an API server without kubelet and controller manager: skip the
