@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { connect } from 'node:tls';
 import { dirname, join } from 'node:path';
 import { App, Chart } from 'cdk8s';
@@ -324,6 +325,7 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     tls: { ca: s.ca, serverCertificate: s.serverCertificate, agentCertificate: s.serverCertificate, httpsOnly: false },
   });
   new ConsulBootstrap(chart, 'bootstrap', { cluster: consul, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], tls: true, anonymousDnsRead: true });
+  appChart(app, ['payment-service']);
   const objects = synthApp(app);
   const generated = generatedConsul(objects);
   let h: JobHarness;
@@ -332,7 +334,7 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
 
   beforeAll(async () => {
     // On loopback the Service name is rewritten to the server's IP, which the certificate does not name: verify the name DNS would have used.
-    h = await JobHarness.start(objects, ['consul'], 'consul-bootstrap-tls', [{ name: 'CONSUL_TLS_SERVER_NAME', value: 'consul-server.consul.svc.cluster.local' }]);
+    h = await JobHarness.start(objects, ['consul', 'shop'], 'consul-bootstrap-tls', [{ name: 'CONSUL_TLS_SERVER_NAME', value: 'consul-server.consul.svc.cluster.local' }]);
   }, 180_000);
 
   afterAll(async () => {
@@ -383,6 +385,45 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     });
     expect(served).toBe(new X509Certificate(server['tls.crt']).fingerprint256);
   }, 240_000);
+
+  it('reaches the goal with no manual step: the generated sidecar registers with the token the job wrote and DNS answers, with ACLs, gossip encryption and TLS all on', async () => {
+    const bootstrap = (await secretData(s.bootstrapToken.secretName)).token;
+    // Every layer is on in this one cluster: ACLs deny, the gossip pool is encrypted with the generated key, RPC is verified TLS.
+    for (const pod of [cluster.servers[0], cluster.agents[0]]) {
+      const self = await cluster.api(pod, 'GET', '/v1/agent/self', { token: bootstrap });
+      expect(self.body.Stats.serf_lan.encrypted, pod.name).toBe('true');
+      expect(self.body.DebugConfig.VerifyOutgoing, pod.name).toBe(true);
+    }
+    const keyring = await cluster.api(cluster.servers[0], 'GET', '/v1/operator/keyring', { token: bootstrap });
+    expect(keyring.body.flatMap((pool: any) => Object.keys(pool.Keys))).toEqual(Array(keyring.body.length).fill((await secretData(s.gossipKey.secretName)).key));
+    const anonymous = await cluster.api(cluster.agents[0], 'PUT', '/v1/agent/service/register', { body: { ID: 'x', Name: 'payment-service', Port: 1 } });
+    expect(anonymous.status).toBe(403);
+
+    const deployment = findObject(objects, 'Deployment', 'payment-service', 'shop');
+    const volume = deployment.spec.template.spec.volumes.find((v: any) => v.name === 'consul-registration-token').secret;
+    const secrets = new Secrets();
+    secrets.set(volume.secretName, await h.secret('shop', volume.secretName));
+    const pod = cluster.appPod(deployment, 'consul-registration', objects, { name: 'payment-service-5c6d-tls01', address: h.block.app(41), node: 0, secrets });
+    // The app container, healthy: DNS answers only with instances whose checks pass.
+    const port = deployment.spec.template.spec.containers.find((c: any) => c.name === 'payment-service').ports[0].containerPort;
+    const app = createServer((_request, response) => response.end('ok'));
+    await new Promise<void>((resolve) => app.listen(port, h.block.app(41), resolve));
+    pod.start();
+    try {
+      let answers: string[] = [];
+      for (const deadline = Date.now() + 60_000; answers.length === 0; await sleep(500)) {
+        if (Date.now() > deadline) throw new Error(`payment-service never answered in DNS:\n${pod.log()}`);
+        answers = await cluster.srvAddresses('payment-service');
+      }
+      expect(answers).toEqual([h.block.app(41)]);
+      expect(pod.log()).toContain(`consul-registration: registered ${pod.name} at ${h.block.app(41)}`);
+      expect(await pod.stop('SIGTERM')).toBe(0);
+      expect(pod.log()).toContain(`consul-registration: deregistered ${pod.name}`);
+    } finally {
+      await pod.stop('SIGKILL');
+      app.close();
+    }
+  }, 120_000);
 
   it('keeps the certificates on the next run and issues the server certificate again when it is due, with the same CA', async () => {
     const before = await secretData(s.serverCertificate.secretName);
