@@ -40,6 +40,18 @@ watch() {
   done
 }
 
+# An agent that asks the servers for its certificate (auto_encrypt) sends its ACL agent token
+# with that request, retries it before it has started, and refuses a reload until it has
+# ("cannot reload before agent started"): it would never see a token that appears later. It
+# starts once WAIT_FOR_FILE (the tokens file) is there.
+if [ -n "${WAIT_FOR_FILE:-}" ] && [ ! -s "$WAIT_FOR_FILE" ]; then
+  trap 'exit 143' TERM
+  trap 'exit 130' INT
+  log "waiting for $WAIT_FOR_FILE (the ACL tokens) before starting consul"
+  until [ -s "$WAIT_FOR_FILE" ]; do sleep 1; done
+  log "$WAIT_FOR_FILE is there: starting consul"
+fi
+
 consul "$@" &
 consul=$!
 trap 'kill -TERM "$consul" 2>/dev/null' TERM

@@ -311,7 +311,8 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
  * `tls: true`: the same job generates the CA and the servers' certificate before the
  * servers start, and real Consul 1.8.7 runs RPC TLS with them (verify_incoming,
  * verify_outgoing, verify_server_hostname) and serves HTTPS with the generated certificate.
- * The agent presents a shared certificate here (tls.agentCertificate); per-agent certificates (auto_encrypt) are tested in test/real/consul-tls.test.ts.
+ * The agent takes its own certificate from the servers (auto_encrypt) with the agent token
+ * the job writes after the agent started: it waits for that token before starting Consul.
  */
 describe('ConsulBootstrap with tls: true against a real kube-apiserver and real Consul 1.8.7', () => {
   const app = new App();
@@ -322,7 +323,8 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     gossipEncryption: GossipEncryption.fromSecret(s.gossipKey),
     acl: { tokensSecret: s.aclTokens },
     // Plain HTTP stays on for the test harness, which reaches pods by IP (the certificate names DNS names).
-    tls: { ca: s.ca, serverCertificate: s.serverCertificate, agentCertificate: s.serverCertificate, httpsOnly: false },
+    // No agentCertificate: each agent asks the servers for its own (auto_encrypt), with the agent token the job writes.
+    tls: { ca: s.ca, serverCertificate: s.serverCertificate, httpsOnly: false },
   });
   new ConsulBootstrap(chart, 'bootstrap', { cluster: consul, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], tls: true, anonymousDnsRead: true });
   appChart(app, ['payment-service']);
@@ -375,6 +377,10 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     cluster.setTokensSecret(JSON.parse((await secretData(s.aclTokens.secretName))[s.aclTokens.key]));
     const bootstrap = (await secretData(s.bootstrapToken.secretName)).token;
     await cluster.waitForNode(cluster.agents[0], bootstrap, 60_000);
+    // The agent started before its token existed: it waited for it, then took its own certificate (auto_encrypt) with it.
+    const agentLog = cluster.agents[0].log();
+    expect(agentLog).toContain('consul-entrypoint: waiting for /consul/acl/tokens.json (the ACL tokens) before starting consul');
+    expect(agentLog).toMatch(/agent.auto_config: automatically upgraded to TLS/);
     // The server serves HTTPS with the generated certificate, verified with the generated CA.
     const served = await new Promise<string>((resolve, reject) => {
       const socket = connect({ host: h.block.server(0), port: 8501, ca: ca['ca.crt'], servername: 'server.dc1.consul' }, () => {
