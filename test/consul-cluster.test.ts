@@ -481,6 +481,16 @@ describe('ConsulCluster with TLS and no shared agent certificate', () => {
     expect(findObject(objects, 'DaemonSet', 'consul-agent').spec.template.spec.volumes.map((v: any) => v.name)).not.toContain('tls-cert');
     expect(findObject(objects, 'StatefulSet', 'consul-server').spec.template.spec.volumes.map((v: any) => v.name)).toContain('tls-cert');
   });
+
+  it('starts the agents only once the ACL tokens file exists: their certificate request needs the agent token, which a reload cannot add before start', () => {
+    const tokensSecret = { secretName: 'consul-acl-tokens', key: 'tokens.json' };
+    const withTokens = build({ tls: { ...TLS, agentCertificate: undefined }, acl: { tokensSecret } }).objects;
+    expect(envOf(consulContainer(withTokens, 'DaemonSet', 'consul-agent'), 'WAIT_FOR_FILE').value).toBe('/consul/acl/tokens.json');
+    // Servers sign certificates themselves; shared agent certificates and agents without a tokens Secret need no token to start.
+    expect(envOf(consulContainer(withTokens, 'StatefulSet', 'consul-server'), 'WAIT_FOR_FILE')).toBeUndefined();
+    expect(envOf(consulContainer(build({ tls: TLS, acl: { tokensSecret } }).objects, 'DaemonSet', 'consul-agent'), 'WAIT_FOR_FILE')).toBeUndefined();
+    expect(envOf(consulContainer(objects, 'DaemonSet', 'consul-agent'), 'WAIT_FOR_FILE')).toBeUndefined();
+  });
 });
 
 describe('ConsulCluster security switches', () => {
