@@ -258,6 +258,25 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     expect(bootstrap).not.toBe(order);
   }, 120_000);
 
+  it("revokes the token of a service whose declaration is gone, and only that one", async () => {
+    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
+    const order = await secretValue('shop', 'order-service-consul-token', 'token');
+    const payment = await secretValue('shop', 'payment-service-consul-token', 'token');
+    const before = await state();
+    // The app team removes order-service: its declaration goes with it.
+    await h.api.kubectl(['-n', 'consul', 'delete', 'configmap', 'consul-token-order-service.shop']);
+    const log = await runJob();
+    expect(log).toMatch(/revoked token [0-9a-f-]+ \(discovery-kit consul: service shop\/order-service\): its declaration is gone/);
+    const after = await state();
+    expect(after.tokens).toEqual(before.tokens.filter((t) => !t.endsWith('service shop/order-service')));
+    expect(after.tokens).toHaveLength(before.tokens.length - 1);
+    expect((await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: order })).status).toBe(403);
+    expect((await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: payment })).status).toBe(200);
+    expect(bootstrap).not.toBe(order);
+    // Nothing more to revoke on the next run.
+    expect(await runJob()).not.toMatch(/revoked|created|updated/);
+  }, 120_000);
+
   it('lets an agent with the written agent token join, a service register with its written token, and DNS answer with ACLs on', async () => {
     // kubelet projects the tokens Secret into the pods; 1.8.7 reads the fragment without acl.tokens.dns.
     cluster.setTokensSecret(JSON.parse(await secretValue('consul', 'consul-acl-tokens', 'tokens.json')));

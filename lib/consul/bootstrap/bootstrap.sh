@@ -349,6 +349,7 @@ ensure_acls() {
 
   [ -n "${SERVICE_SELECTOR:-}" ] || return 0
   declarations >"$WORK/declarations"
+  : >"$WORK/declared" || die "cannot write $WORK/declared"
   while read -r declaration service ns secret key; do
     # A bad declaration is skipped, not fatal: it must not hold up every other service.
     if ! (require_name service "$service" && require_name namespace "$ns" && require_name secretName "$secret" && require_key key "$key") 2>/dev/null; then
@@ -361,9 +362,27 @@ ensure_acls() {
       log "skipped token declaration $declaration: its name must be $CLUSTER_NAME-token-$service.$ns"
       continue
     fi
-    token=$(ensure_token "discovery-kit $CLUSTER_NAME: service $ns/$service" -service-identity "$service") || exit 1
+    description="discovery-kit $CLUSTER_NAME: service $ns/$service"
+    printf '%s\n' "$description" >>"$WORK/declared"
+    token=$(ensure_token "$description" -service-identity "$service") || exit 1
     put_secret "$ns" "$secret" Opaque "{\"$key\":\"$(b64 "$token")\"}"
   done <"$WORK/declarations"
+  revoke_undeclared
+}
+
+# A service token whose declaration is gone (the service was removed, or its declaration is
+# malformed) is deleted: no token outlives what it was made for. Its Secret stays in the
+# service's namespace (the bootstrap's permission there went with the declaration), holding a
+# token Consul now refuses.
+revoke_undeclared() {
+  jq -r --arg prefix "discovery-kit $CLUSTER_NAME: service " --rawfile declared "$WORK/declared" '
+    ($declared | split("\n")) as $kept
+    | .[] | select((.Description | startswith($prefix)) and (.Description | IN($kept[]) | not))
+    | "\(.AccessorID) \(.Description)"' "$TOKENS" >"$WORK/undeclared" || die "cannot list the undeclared service tokens"
+  while read -r accessor description; do
+    c acl token delete -id "$accessor" || die "consul acl token delete ($description) failed: $(consul_error)"
+    log "revoked token $accessor ($description): its declaration is gone"
+  done <"$WORK/undeclared"
 }
 
 [ -z "${GOSSIP_KEY_STORE:-}" ] || ensure_gossip_key

@@ -23,7 +23,7 @@ import { checkDns1035Label, checkDns1123Label, checkPresent, ValidationPass } fr
  *
  * A second run changes nothing; a deleted token Secret (not the bootstrap token's) is written again with the same token
  * (Consul is the source of truth; tokens are found by their description); a new
- * declaration gets its token on the next run. The job may touch only its own Secrets by
+ * declaration gets its token on the next run, and the token of a removed one is revoked. The job may touch only its own Secrets by
  * name, reaches only the servers' API, the Kubernetes API and cluster DNS, and runs under
  * Pod Security "restricted".
  */
