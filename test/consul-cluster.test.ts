@@ -475,7 +475,8 @@ describe('ConsulCluster with TLS and no shared agent certificate', () => {
   it('lets each agent take its own certificate from the servers (auto_encrypt) and mounts only the CA into the agents', () => {
     expect(configOf(objects, 'server').auto_encrypt).toEqual({ allow_tls: true });
     const agentConfig = configOf(objects, 'agent');
-    expect(agentConfig.auto_encrypt).toEqual({ tls: true });
+    // The certificate names the agent Service, which the registration sidecars verify.
+    expect(agentConfig.auto_encrypt).toEqual({ tls: true, dns_san: ['consul-agent.consul.svc.cluster.local'] });
     expect(agentConfig.tls.defaults).toEqual({ ca_file: '/consul/tls/ca/ca.crt', verify_outgoing: true });
     expect(unknownConfigKeys(agentConfig)).toEqual([]);
     expect(findObject(objects, 'DaemonSet', 'consul-agent').spec.template.spec.volumes.map((v: any) => v.name)).not.toContain('tls-cert');

@@ -118,6 +118,7 @@ export function configFile(spec: ResolvedConsulCluster, role: Role): string {
     acl: spec.acl,
     tls: spec.tls,
     prometheus: spec.metricsScrapers !== undefined,
+    agentServiceHost: serviceHost(spec, 'agent'),
   };
   return renderConfig(role === 'agent' ? agentConfig(common) : serverConfig({
     ...common,

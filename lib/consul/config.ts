@@ -111,6 +111,8 @@ export interface ConsulAgentConfigInputs {
   readonly tls?: ResolvedConsulTls;
   /** Serve Prometheus metrics at `/v1/agent/metrics?format=prometheus`. */
   readonly prometheus: boolean;
+  /** The agents' Service FQDN: clients verify an agent's HTTPS certificate against it. */
+  readonly agentServiceHost: string;
 }
 
 /** What only servers need. */
@@ -163,7 +165,8 @@ export function agentConfig(inputs: ConsulAgentConfigInputs): Record<string, unk
     server: false,
     ...commonConfig({ ...inputs, server: false }),
     ports: { ...apiPorts(inputs.tls), dns: -1, serf_lan: CONSUL_PORTS.serfLan },
-    ...(inputs.tls?.autoEncrypt ? { auto_encrypt: { tls: true } } : {}),
+    // The certificate the servers sign names the Service that registration sidecars call.
+    ...(inputs.tls?.autoEncrypt ? { auto_encrypt: { tls: true, dns_san: [inputs.agentServiceHost] } } : {}),
   };
 }
 

@@ -91,7 +91,7 @@ describe('real Consul 1.8.7: one certificate per agent (auto_encrypt)', () => {
   it('mounts no certificate into the agents, which take their own from the servers and join over verified RPC', async () => {
     const agentPod = generated.daemonSet.spec.template.spec;
     expect(agentPod.volumes.map((v: any) => v.name)).not.toContain('tls-cert');
-    expect(cluster().agentConfig()).toMatchObject({ auto_encrypt: { tls: true } });
+    expect(cluster().agentConfig()).toMatchObject({ auto_encrypt: { tls: true, dns_san: ['consul-agent.consul.svc.cluster.local'] } });
     // As 1.8.7 reads it: the tls block under its older top-level names.
     expect(cluster().serverConfig()).toMatchObject({ auto_encrypt: { allow_tls: true }, verify_incoming_rpc: true });
     const agent = cluster().agents[0];
@@ -105,6 +105,8 @@ describe('real Consul 1.8.7: one certificate per agent (auto_encrypt)', () => {
     // Signed by Consul's Connect CA for this agent alone (a SPIFFE agent identity), not the test's CA.
     expect(served.issuer.CN).toMatch(/\.consul\.ca\./);
     expect(served.subjectaltname).toMatch(/URI:spiffe:\/\/[^/]+\/agent\/client\/dc\/dc1\/id\//);
+    // It names the agent Service, which registration sidecars call and verify.
+    expect(served.subjectaltname).toContain('DNS:consul-agent.consul.svc.cluster.local');
     expect(served.fingerprint256).not.toBe((await peerCertificate(cluster().servers[0].address)).fingerprint256);
     expect(agent.log()).toMatch(/agent.auto_config: automatically upgraded to TLS/);
   }, 90_000);
