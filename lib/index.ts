@@ -51,7 +51,7 @@ export type { ConsulAgentTokenConfig, ConsulAgentTokenTarget } from './consul/ag
 export { ConsulCatalogSync } from './consul/catalog-sync';
 export { ConsulBootstrap } from './consul/bootstrap/bootstrap';
 export { ConsulServiceToken } from './consul/bootstrap/service-token';
-export { CONSUL_SERVICE_TOKEN_LABEL, consulBootstrapSecrets } from './consul/bootstrap/props';
+export { CONSUL_SERVICE_TOKEN_CA_KEY, CONSUL_SERVICE_TOKEN_LABEL, consulBootstrapSecrets } from './consul/bootstrap/props';
 export type {
   ConsulBootstrapCluster, ConsulBootstrapProps, ConsulBootstrapReference, ConsulBootstrapSecrets, ConsulServiceTokenProps,
 } from './consul/bootstrap/props';

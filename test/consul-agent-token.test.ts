@@ -73,6 +73,32 @@ describe('ConsulAgentToken.fromBootstrap', () => {
     expect(deployment.spec.template.spec.securityContext.fsGroup).toBe(deployment.spec.template.spec.securityContext.runAsUser);
   });
 
+  it("verifies an HTTPS agent with the CA bundle the bootstrap writes next to the token, unless caCert says otherwise", () => {
+    const HTTPS_AGENT = { ...AGENT, url: 'https://consul-agent.consul.svc.cluster.local:8501', port: 8501 };
+    const https = shopChart();
+    registering(https, 'payment-service', { agent: HTTPS_AGENT });
+    registering(https, 'order-service', { agent: HTTPS_AGENT, caCert: { secretName: 'consul-ca', key: 'ca.pem' } });
+    const built = synthChart(https);
+    const payment = findObject(built, 'Deployment', 'payment-service');
+    expect(envOf(findContainer(payment, 'consul-registration'), 'CONSUL_CACERT').value).toBe('/consul-registration-token/ca.crt');
+    expect(payment.spec.template.spec.volumes).toContainEqual({
+      name: 'consul-registration-token',
+      secret: { secretName: 'payment-service-consul-token', items: [{ key: 'token', path: 'token' }, { key: 'ca.crt', path: 'ca.crt' }], defaultMode: 0o440, optional: true },
+    });
+    const order = findObject(built, 'Deployment', 'order-service');
+    expect(envOf(findContainer(order, 'consul-registration'), 'CONSUL_CACERT').value).toBe('/consul-registration-ca/ca.pem');
+    expect(order.spec.template.spec.volumes.find((v: any) => v.name === 'consul-registration-token').secret.items).toEqual([{ key: 'token', path: 'token' }]);
+    // Over plain HTTP nothing is verified: no CA file at all.
+    expect(envOf(sidecar, 'CONSUL_CACERT')).toBeUndefined();
+  });
+
+  it("refuses a token Secret key of ca.crt, where the bootstrap writes the CA bundle", () => {
+    const { message } = rejectionOf((chart) => new ConsulServiceToken(chart, 'token', {
+      bootstrap: BOOTSTRAP, serviceName: 'payment-service', namespace: 'shop', secret: { secretName: 'payment-service-consul-token', key: 'ca.crt' },
+    }));
+    expect(message).toContain("secret.key = \"ca.crt\" is invalid: must not be 'ca.crt': the bootstrap writes the agents' CA bundle under that key of the same Secret");
+  });
+
   it('takes the bootstrap construct itself in the platform program', () => {
     const app = Testing.app();
     const platform = new Chart(app, 'consul', { namespace: 'consul', disableResourceNameHashes: true });

@@ -118,7 +118,8 @@ lookup() {
 }
 # Why the last call failed, in words an operator can act on.
 why() {
-  line=$(tail -n 1 "$OUT" 2>/dev/null)
+  # curl's own message is its first line ("curl: (60) SSL certificate problem: ..."); advice follows it.
+  line=$(grep -m 1 '^curl: ' "$OUT" 2>/dev/null) || line=$(tail -n 1 "$OUT" 2>/dev/null)
   case $line in
     *403* | *"Permission denied"* | *"ACL not found"*) printf 'the ACL token was refused (it needs service:write on the service): %s' "$line" ;;
     '') printf 'no answer from the agent at %s within %ss' "${CONSUL_HTTP_ADDR:-?}" "$CALL_TIMEOUT" ;;

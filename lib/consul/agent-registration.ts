@@ -120,16 +120,19 @@ export class ConsulAgentRegistration implements IServiceRegistration {
     const caCert = props.caCert && v.check(() => checkSecretKeyReference(scope, 'registration.caCert', props.caCert!));
     const image = props.image ?? DEFAULT_CONSUL_IMAGE;
     v.check(() => checkPinnedImage(scope, 'registration.image', image));
-    if (agent?.scheme === 'https' && !props.caCert) {
-      v.report(scope, 'registration.caCert', undefined, `must be set: the agent serves HTTPS (${props.agent.url}) and the sidecar must verify it with the cluster's CA`);
+    // An HTTPS agent is verified with caCert, else with the CA bundle next to the token (the bootstrap's).
+    const tokenCaKey = agent?.scheme === 'https' && !props.caCert ? aclToken?.caKey : undefined;
+    if (agent?.scheme === 'https' && !props.caCert && !tokenCaKey) {
+      v.report(scope, 'registration.caCert', undefined, `must be set: the agent serves HTTPS (${props.agent.url}) and the sidecar must verify it with the cluster's CA (or take a token from ConsulAgentToken.fromBootstrap, whose Secret carries it)`);
     }
     v.finish();
+    const caFile = caCert ? `${DEFINITION_DIR}-ca/${caCert.key}` : tokenCaKey && `${TOKEN_DIR}/${tokenCaKey}`;
     const scheme = check.scheme.toLowerCase();
     // The script's whole input (see its header); the consul CLI reads the CONSUL_HTTP_* variables itself.
     const env: k8s.EnvVar[] = [
       { name: 'CONSUL_HTTP_ADDR', value: props.agent.url },
       ...(aclToken ? [{ name: 'CONSUL_HTTP_TOKEN_FILE', value: `${TOKEN_DIR}/${aclToken.secret.key}` }] : []),
-      ...(caCert ? [{ name: 'CONSUL_CACERT', value: `${DEFINITION_DIR}-ca/${caCert.key}` }] : []),
+      ...(caFile ? [{ name: 'CONSUL_CACERT', value: caFile }] : []),
       { name: 'CONSUL_REGISTRATION_DIR', value: DEFINITION_DIR },
       { name: 'CONSUL_SERVICE_NAME', value: name! },
       { name: 'CONSUL_SERVICE_PORT', value: String(port) },
@@ -165,7 +168,12 @@ export class ConsulAgentRegistration implements IServiceRegistration {
           // appears and rewrites it when it changes. Group-readable through the pod's fsGroup.
           ...(aclToken ? [{
             name: 'consul-registration-token',
-            secret: { secretName: aclToken.secret.secretName, items: [{ key: aclToken.secret.key, path: aclToken.secret.key }], defaultMode: 0o440, optional: true },
+            secret: {
+              secretName: aclToken.secret.secretName,
+              items: [aclToken.secret.key, ...(tokenCaKey ? [tokenCaKey] : [])].map((key) => ({ key, path: key })),
+              defaultMode: 0o440,
+              optional: true,
+            },
           }] : []),
         ],
       }),

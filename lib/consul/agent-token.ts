@@ -1,5 +1,5 @@
 import { Construct, IConstruct } from 'constructs';
-import { ConsulBootstrapReference } from './bootstrap/props';
+import { CONSUL_SERVICE_TOKEN_CA_KEY, ConsulBootstrapReference } from './bootstrap/props';
 import { checkDeclarable, declareServiceToken, resolveServiceToken } from './bootstrap/service-token';
 import { SecretKeyReference, checkSecretKeyReference } from '../core/secret';
 
@@ -19,6 +19,12 @@ export interface ConsulAgentTokenTarget {
 export interface ConsulAgentTokenConfig {
   /** The Secret key the sidecar mounts (an optional volume: the pods start before it exists). */
   readonly secret: SecretKeyReference;
+  /**
+   * A key of the same Secret holding the CA bundle that verifies the agents' HTTPS, used when
+   * the agent serves HTTPS and the registration sets no `caCert`.
+   * @default - none: an HTTPS agent needs the registration's `caCert`
+   */
+  readonly caKey?: string;
   /**
    * Makes what the token needs, e.g. its {@link ConsulServiceToken} declaration: called once
    * the service's validation pass has finished. @default - nothing to make
@@ -75,6 +81,7 @@ class BootstrapAgentToken extends ConsulAgentToken {
     const props = { bootstrap: this.bootstrap, serviceName: target.serviceName, namespace: target.namespace };
     const spec = resolveServiceToken(target.scope, props, `${target.field}.`);
     checkDeclarable(target.scope, target.field, spec);
-    return { secret: spec.secret, addObjects: (scope) => declareServiceToken(scope, props, spec) };
+    // With HTTPS servers the bootstrap writes the CA bundle (servers' CA, Connect CA roots) next to the token.
+    return { secret: spec.secret, caKey: CONSUL_SERVICE_TOKEN_CA_KEY, addObjects: (scope) => declareServiceToken(scope, props, spec) };
   }
 }

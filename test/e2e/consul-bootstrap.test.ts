@@ -16,7 +16,7 @@ import { DiscoverableService } from '../../lib/service/discoverable-service';
 import { ConsulTestCluster, LoopbackBlock, consulBinary, generatedConsul } from '../support/consul';
 import { Pod, Secrets, podWorkDir, sleep } from '../support/pod';
 import type { KubeObject } from '../support/schema';
-import { findObject, synthApp } from '../support/synth';
+import { findContainer, findObject, synthApp } from '../support/synth';
 import { ApiServer, startApiServer } from './support/apiserver';
 
 /**
@@ -44,9 +44,9 @@ function platform(app: App): { bootstrap: ConsulBootstrap } {
 }
 
 /** The app team's chart: each service registers with a token from the bootstrap, which declares it; nobody lists them. */
-function appChart(app: App, services: string[]): void {
+function appChart(app: App, services: string[], tls = false): void {
   const chart = new Chart(app, 'shop', { namespace: 'shop', disableResourceNameHashes: true });
-  const agent = ConsulCluster.fromAttributes({ name: 'consul', namespace: 'consul' }).agent;
+  const agent = ConsulCluster.fromAttributes({ name: 'consul', namespace: 'consul', tls }).agent;
   const aclToken = ConsulAgentToken.fromBootstrap(ConsulBootstrap.fromAttributes({ clusterName: 'consul', namespace: 'consul' }));
   for (const name of services) {
     new DiscoverableService(chart, name, { image: `ghcr.io/acme/${name}:1.0.0`, registration: new ConsulAgentRegistration({ agent, aclToken }) });
@@ -346,7 +346,8 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     tls: { ca: s.ca, serverCertificate: s.serverCertificate, httpsOnly: false },
   });
   new ConsulBootstrap(chart, 'bootstrap', { cluster: consul, apiServer: [{ ipBlock: { cidr: '10.0.0.1/32' } }], tls: true, anonymousDnsRead: true });
-  appChart(app, ['payment-service']);
+  // The sidecars call their agent over HTTPS, verified with the CA bundle the job writes next to their token.
+  appChart(app, ['payment-service'], true);
   const objects = synthApp(app);
   const generated = generatedConsul(objects);
   let h: JobHarness;
@@ -428,7 +429,15 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     const volume = deployment.spec.template.spec.volumes.find((v: any) => v.name === 'consul-registration-token').secret;
     const secrets = new Secrets();
     secrets.set(volume.secretName, await h.secret('shop', volume.secretName));
-    const pod = cluster.appPod(deployment, 'consul-registration', objects, { name: 'payment-service-5c6d-tls01', address: h.block.app(41), node: 0, secrets });
+    expect(findContainer(deployment, 'consul-registration').env).toEqual(expect.arrayContaining([
+      { name: 'CONSUL_HTTP_ADDR', value: 'https://consul-agent.consul.svc.cluster.local:8501' },
+      { name: 'CONSUL_CACERT', value: expect.stringMatching(/\/ca\.crt$/) },
+    ]));
+    // The bundle: the generated CA (servers) and the Connect CA root (which signed the agent's own certificate).
+    const bundle = secrets.get(volume.secretName)!['ca.crt'];
+    expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+    expect(bundle).toContain((await secretData(s.ca.secretName))['ca.crt'].trim());
+    const pod = cluster.appPod(deployment, 'consul-registration', objects, { name: 'payment-service-5c6d-tls01', address: h.block.app(41), node: 0, secrets, agentByName: true });
     // The app container, healthy: DNS answers only with instances whose checks pass.
     const port = deployment.spec.template.spec.containers.find((c: any) => c.name === 'payment-service').ports[0].containerPort;
     const app = createServer((_request, response) => response.end('ok'));
@@ -449,6 +458,24 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
       app.close();
     }
   }, 120_000);
+
+  it("verifies the agent for real: with the servers' CA alone (no Connect CA root) the sidecar refuses the agent's certificate", async () => {
+    const deployment = findObject(objects, 'Deployment', 'payment-service', 'shop');
+    const volume = deployment.spec.template.spec.volumes.find((v: any) => v.name === 'consul-registration-token').secret;
+    const secrets = new Secrets();
+    secrets.set(volume.secretName, { ...await h.secret('shop', volume.secretName), 'ca.crt': (await secretData(s.ca.secretName))['ca.crt'] });
+    const pod = cluster.appPod(deployment, 'consul-registration', objects, { name: 'payment-service-5c6d-tls02', address: h.block.app(42), node: 0, secrets, agentByName: true });
+    const bootstrap = (await secretData(s.bootstrapToken.secretName)).token;
+    pod.start();
+    try {
+      for (const deadline = Date.now() + 20_000; !/certificate/i.test(pod.log()); await sleep(250)) {
+        if (Date.now() > deadline) throw new Error(`no certificate error from the sidecar:\n${pod.log()}`);
+      }
+      expect((await cluster.api(cluster.agents[0], 'GET', `/v1/agent/service/${pod.name}`, { token: bootstrap })).status).toBe(404);
+    } finally {
+      await pod.stop('SIGKILL');
+    }
+  }, 60_000);
 
   it('keeps the certificates on the next run and issues the server certificate again when it is due, with the same CA', async () => {
     const before = await secretData(s.serverCertificate.secretName);

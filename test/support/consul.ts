@@ -235,6 +235,8 @@ export class ConsulTestCluster {
    */
   appPod(workload: KubeObject, containerName: string, objects: readonly KubeObject[], options: {
     name: string; address: string; node: number; shell?: readonly string[]; envOverrides?: Record<string, string>; secrets?: Secrets;
+    /** Reach the agent by its Service name, resolved in the pod's /etc/hosts, instead of rewriting it to the address (HTTPS verifies the name). */
+    agentByName?: boolean;
   }): Pod {
     const spec = workload.spec.template.spec;
     // The ConfigMaps of the workload's namespace as synthesized (the registration script's).
@@ -252,7 +254,8 @@ export class ConsulTestCluster {
       configMaps,
       secrets: options.secrets ?? this.secrets,
       binDir: dirname(consulBinary()),
-      rewrite: (value) => value.replace(agentService, `//${agent}`),
+      rewrite: options.agentByName ? undefined : (value) => value.replace(agentService, `//${agent}`),
+      hosts: options.agentByName ? { [`${this.generated.daemonSet.metadata.name}.${this.generated.daemonSet.metadata.namespace}.svc.cluster.local`]: agent } : undefined,
       envOverrides: options.envOverrides,
       shell: options.shell,
       workDir: this.workDir,

@@ -35,7 +35,8 @@ mount -o remount,bind,ro "$root/opt/discovery-kit/bin"
 while [ "$#" -gt 0 ] && [ "$1" != -- ]; do
   mode=${1%%:*} rest=${1#*:}
   host=${rest%%:*} path=${rest#*:}
-  mkdir -p "$root$path"
+  # A file (such as /etc/hosts) is mounted over the file the root already has.
+  [ -f "$host" ] || mkdir -p "$root$path"
   mount --bind "$host" "$root$path"
   if [ "$mode" = ro ]; then
     mount -o remount,bind,ro "$root$path"

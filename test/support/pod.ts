@@ -98,6 +98,8 @@ export interface PodOptions {
   readonly envOverrides?: Readonly<Record<string, string>>;
   /** Replaces the container's `/bin/sh` (for example with busybox's, as in the Consul image). */
   readonly shell?: readonly string[];
+  /** Names the pod resolves to loopback addresses (its /etc/hosts), as cluster DNS would resolve Services: TLS then verifies the real name. */
+  readonly hosts?: Readonly<Record<string, string>>;
   /** Where the pod's directories go. */
   readonly workDir: string;
 }
@@ -164,7 +166,7 @@ export class Pod {
     if (this.running) throw new Error(`${this.name} is already running`);
     this.starts += 1;
     const env = this.env();
-    const mounts = this.mounts(options.containerRestart ?? false);
+    const mounts = [...this.mounts(options.containerRestart ?? false), ...this.hostsMount()];
     const { container } = this.options;
     const argv = [...(container.command ?? []), ...(container.args ?? []), ...(this.options.extraArgs ?? [])].map((arg) => expandVars(arg, env));
     if (this.options.shell && argv[0] === '/bin/sh') argv.splice(0, 1, ...this.options.shell);
@@ -312,6 +314,14 @@ export class Pod {
   }
 
   /** `ro|rw:HOST_DIR:MOUNT_PATH` for pod-root.sh, preparing each volume's directory. */
+  private hostsMount(): string[] {
+    if (!this.options.hosts) return [];
+    const file = join(this.dir, 'hosts');
+    const entries = Object.entries(this.options.hosts).map(([name, address]) => `${address} ${name}\n`).join('');
+    writeFileSync(file, `${readFileSync('/etc/hosts', 'utf8')}\n${entries}`);
+    return [`ro:${file}:/etc/hosts`];
+  }
+
   private mounts(containerRestart: boolean): string[] {
     return (this.options.container.volumeMounts ?? []).map((mount: any) => {
       const volume = this.options.volumes.find((v) => v.name === mount.name);

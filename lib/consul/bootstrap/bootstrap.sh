@@ -24,6 +24,8 @@
 #     the anonymous token, for Consul < 1.17), SERVICE_SELECTOR (label selector of the
 #     per-service token declarations, ConfigMaps in NAMESPACE), CONSUL_WAIT_SECONDS, and
 #     SNAPSHOT_STORE + SNAPSHOT_STORE_KEY + SNAPSHOT_POLICY_FILE for a snapshot token.
+#     With HTTPS servers each service token Secret also gets ca.crt: the CA bundle that
+#     verifies the agents (CONSUL_CACERT and the Connect CA roots).
 #
 # Consul is the source of truth for tokens: each token it owns is found by its description,
 # and the Secrets mirror it, so a deleted Secret is written again with the same token.
@@ -219,6 +221,38 @@ c() {
 
 consul_error() { tail -n 3 "$WORK/err"; }
 
+# consul_get PATH: a GET of the servers' HTTP API with the management token (handed to curl in
+# a header file), the body in $OUT, the HTTP status on stdout. Honors CONSUL_CACERT and
+# CONSUL_TLS_SERVER_NAME as the consul CLI does.
+consul_get() {
+  path=$1
+  printf 'X-Consul-Token: %s\n' "$(cat "$CONSUL_HTTP_TOKEN_FILE")" >"$WORK/consul-headers" || die "cannot write $WORK/consul-headers"
+  url=${CONSUL_HTTP_ADDR%/}
+  set --
+  [ -z "${CONSUL_CACERT:-}" ] || set -- --cacert "$CONSUL_CACERT"
+  if [ -n "${CONSUL_TLS_SERVER_NAME:-}" ]; then
+    address=${url#*://}
+    port=${address##*:}
+    set -- "$@" --connect-to "$CONSUL_TLS_SERVER_NAME:$port:${address%:*}:$port"
+    url="${url%%://*}://$CONSUL_TLS_SERVER_NAME:$port"
+  fi
+  curl -sS --max-time 30 -H "@$WORK/consul-headers" "$@" -o "$OUT" -w '%{http_code}' "$url$path"
+}
+
+# The CA bundle that verifies the agents' HTTPS, written next to each service token: the
+# servers' CA and the Connect CA roots, which sign auto_encrypt agents' certificates. Empty
+# when the servers serve plain HTTP (no CONSUL_CACERT).
+ca_bundle() {
+  [ -n "${CONSUL_CACERT:-}" ] || return 0
+  cat "$CONSUL_CACERT" || die "cannot read $CONSUL_CACERT"
+  code=$(consul_get /v1/connect/ca/roots)
+  case $code in
+    200) jq -r '.Roots[]?.RootCert' "$OUT" || die "cannot read the Connect CA roots: $(cat "$OUT")" ;;
+    # Without Connect no agent has an auto_encrypt certificate: the servers' CA is the whole bundle.
+    *) grep -q 'Connect must be enabled' "$OUT" 2>/dev/null || die "cannot read the Connect CA roots (HTTP $code): $(cat "$OUT" 2>/dev/null)" ;;
+  esac
+}
+
 # The management token: the stored one if Consul accepts it, else a fresh `consul acl bootstrap`,
 # stored at once. Sets CONSUL_HTTP_TOKEN_FILE for every later call.
 bootstrap_token() {
@@ -350,6 +384,7 @@ ensure_acls() {
   [ -n "${SERVICE_SELECTOR:-}" ] || return 0
   declarations >"$WORK/declarations"
   : >"$WORK/declared" || die "cannot write $WORK/declared"
+  ca_bundle >"$WORK/ca-bundle"
   while read -r declaration service ns secret key; do
     # A bad declaration is skipped, not fatal: it must not hold up every other service.
     if ! (require_name service "$service" && require_name namespace "$ns" && require_name secretName "$secret" && require_key key "$key") 2>/dev/null; then
@@ -362,10 +397,16 @@ ensure_acls() {
       log "skipped token declaration $declaration: its name must be $CLUSTER_NAME-token-$service.$ns"
       continue
     fi
+    if [ "$key" = ca.crt ]; then
+      log "skipped token declaration $declaration: its key may not be ca.crt, where the CA bundle goes"
+      continue
+    fi
     description="discovery-kit $CLUSTER_NAME: service $ns/$service"
     printf '%s\n' "$description" >>"$WORK/declared"
     token=$(ensure_token "$description" -service-identity "$service") || exit 1
-    put_secret "$ns" "$secret" Opaque "{\"$key\":\"$(b64 "$token")\"}"
+    data=$(jq -n -c --arg k "$key" --arg t "$(b64 "$token")" --arg ca "$(b64 "$(cat "$WORK/ca-bundle")")" \
+      '{($k): $t} + (if $ca == "" then {} else {"ca.crt": $ca} end)') || die "cannot build the data of Secret $ns/$secret"
+    put_secret "$ns" "$secret" Opaque "$data"
   done <"$WORK/declarations"
   revoke_undeclared
 }

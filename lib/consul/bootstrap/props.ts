@@ -144,6 +144,13 @@ export interface ConsulServiceTokenProps {
   readonly labels?: Record<string, string>;
 }
 
+/**
+ * Key of a service token Secret under which the bootstrap also writes, when the servers serve
+ * HTTPS, the CA bundle that verifies the agents: the servers' CA and the Connect CA roots (which
+ * sign `auto_encrypt` agents' certificates). A token's own key may not be this one.
+ */
+export const CONSUL_SERVICE_TOKEN_CA_KEY = 'ca.crt';
+
 /** Label of the per-service token declarations (ConfigMaps in the Consul namespace): `<label>: <cluster name>`. */
 export const CONSUL_SERVICE_TOKEN_LABEL = 'discovery-kit.io/consul-service-token';
 

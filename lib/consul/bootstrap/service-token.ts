@@ -1,6 +1,6 @@
 import { Construct, IConstruct } from 'constructs';
 import { k8s } from 'cdk8s-plus-27';
-import { CONSUL_SERVICE_TOKEN_LABEL, ConsulServiceTokenProps } from './props';
+import { CONSUL_SERVICE_TOKEN_CA_KEY, CONSUL_SERVICE_TOKEN_LABEL, ConsulServiceTokenProps } from './props';
 import { kubeObject } from '../../core/kube-object';
 import { recommendedLabels } from '../../core/labels';
 import { SecretKeyReference, checkSecretKeyReference } from '../../core/secret';
@@ -36,6 +36,9 @@ export function resolveServiceToken(scope: IConstruct, props: ConsulServiceToken
   const secret = props.secret !== undefined || serviceName !== 'invalid'
     ? v.check(() => checkSecretKeyReference(scope, `${fieldPrefix}secret`, props.secret ?? { secretName: `${serviceName}-consul-token`, key: 'token' }))
     : undefined;
+  if (secret?.key === CONSUL_SERVICE_TOKEN_CA_KEY) {
+    v.report(scope, `${fieldPrefix}secret.key`, secret.key, `must not be '${CONSUL_SERVICE_TOKEN_CA_KEY}': the bootstrap writes the agents' CA bundle under that key of the same Secret`);
+  }
   const userLabels = v.check(() => checkLabels(scope, `${fieldPrefix}labels`, props.labels ?? {}), {});
   v.finish();
   const labels = { ...userLabels, ...recommendedLabels({ name: serviceName, instance: serviceName, component: 'consul-token' }) };
