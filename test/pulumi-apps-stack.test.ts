@@ -31,7 +31,7 @@ beforeAll(async () => {
   const config = { ...PLATFORM_CONFIG, consulNamespace: 'platform-consul', appsNamespace: 'shop-prod' };
   platform = (await runPlatform(config)).outputs;
   const agentTokens = { agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f', dns: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d' };
-  platformWithTokens = (await runPlatform({ ...config, consulTokens: JSON.stringify(agentTokens) })).outputs;
+  platformWithTokens = (await runPlatform({ ...config, consulTls: 'false', consulTokens: JSON.stringify(agentTokens) })).outputs;
 });
 
 describe('the apps stack under Pulumi mocks', () => {
@@ -74,14 +74,16 @@ describe('the apps stack under Pulumi mocks', () => {
   it("puts the platform's Consul agent into the manifests: registration sidecars, consumer env, labels and NetworkPolicies", async () => {
     const run = await runApps(platform, APPS_CONFIG);
     const agent = platform.consulAgent;
-    expect(agent.url).toBe('http://consul-agent.platform-consul.svc.cluster.local:8500');
+    expect(agent.url).toBe('https://consul-agent.platform-consul.svc.cluster.local:8501');
     for (const service of REGISTERED) {
       expect(envOf(container(run, service, 'consul-registration'), 'CONSUL_HTTP_ADDR').value, service).toBe(agent.url);
       expect(manifest(run, DEPLOYMENT, `shop-prod/Deployment/${service}`).spec.template.metadata.labels['discovery-kit.io/consul-client']).toBe(agent.clusterName);
       expect(manifest(run, 'kubernetes:networking.k8s.io/v1:NetworkPolicy', `shop-prod/NetworkPolicy/${service}`).spec.egress).toContainEqual({
         to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'platform-consul' } }, podSelector: { matchLabels: agent.podSelector } }],
-        ports: [{ port: 8500, protocol: 'TCP' }],
+        ports: [{ port: 8501, protocol: 'TCP' }],
       });
+      // Verified with the CA bundle the platform's bootstrap writes next to the token.
+      expect(envOf(container(run, service, 'consul-registration'), 'CONSUL_CACERT').value, service).toBe('/consul-registration-token/ca.crt');
     }
     const order = container(run, 'order-service', 'order-service');
     expect(envOf(order, 'CONSUL_HTTP_ADDR').value).toBe(agent.url);
@@ -127,7 +129,7 @@ describe('the apps stack under Pulumi mocks', () => {
   });
 
   it('needs no tokens when the platform runs Consul without ACLs', async () => {
-    const run = await runApps({ ...platform, consulAclsEnabled: false, consulBootstrap: false }, { platformStack: PLATFORM_STACK });
+    const run = await runApps({ ...platformWithTokens, consulAclsEnabled: false }, { platformStack: PLATFORM_STACK });
     expect(run.registered.filter((r) => r.type === SECRET)).toEqual([]);
     expect(envOf(container(run, 'payment-service', 'consul-registration'), 'CONSUL_HTTP_TOKEN_FILE')).toBeUndefined();
   });

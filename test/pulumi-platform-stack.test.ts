@@ -63,6 +63,20 @@ describe('the platform stack under Pulumi mocks', () => {
     expect(run.outputs.consulBootstrap).toEqual({ clusterName: 'consul', namespace: 'consul', serviceAccountName: 'consul-bootstrap' });
   });
 
+  it('turns TLS on by default: the Job makes the CA and the servers\' certificate, agents take their own (auto_encrypt), everything speaks HTTPS', () => {
+    const env = findContainer(registeredOfType(run, 'kubernetes:batch/v1:Job')[0].inputs, 'bootstrap').env;
+    const value = (name: string) => env.find((e: any) => e.name === name)?.value;
+    expect([value('TLS_CA_STORE'), value('TLS_SERVER_STORE'), value('CONSUL_HTTP_ADDR')])
+      .toEqual([CONSUL_SECRETS.ca.secretName, CONSUL_SECRETS.serverCertificate.secretName, 'https://consul-server.consul.svc.cluster.local:8501']);
+    const configs = registeredOfType(run, 'kubernetes:core/v1:ConfigMap');
+    const config = (name: string) => JSON.parse(Object.values(configs.find((r) => r.name === `consul/ConfigMap/${name}`)!.inputs.data)[0] as string);
+    expect(config('consul-agent-config').auto_encrypt).toEqual({ tls: true, dns_san: ['consul-agent.consul.svc.cluster.local'] });
+    expect(config('consul-server-config').ports).toMatchObject({ http: -1, https: 8501 });
+    const agent = findRegistered(run, 'kubernetes:apps/v1:DaemonSet', 'consul/DaemonSet/consul-agent').inputs.spec.template.spec;
+    expect(agent.volumes.map((v: any) => v.secret?.secretName)).toContain(CONSUL_SECRETS.ca.secretName);
+    expect(agent.volumes.map((v: any) => v.secret?.secretName)).not.toContain(CONSUL_SECRETS.serverCertificate.secretName);
+  });
+
   it("lets the bootstrap reach the API server at the endpoints read from the cluster's EndpointSlice", () => {
     const policy = findRegistered(run, NETWORK_POLICY, 'consul/NetworkPolicy/consul-bootstrap').inputs;
     expect(policy.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '172.18.0.2/32' } }], ports: [{ port: 6443, protocol: 'TCP' }] });
@@ -116,10 +130,10 @@ describe('the platform stack under Pulumi mocks', () => {
       namespaces: { consul: 'consul', etcd: 'etcd', apps: 'production' },
       consulAgent: {
         host: 'consul-agent.consul.svc.cluster.local',
-        port: 8500,
-        scheme: 'http',
-        address: 'consul-agent.consul.svc.cluster.local:8500',
-        url: 'http://consul-agent.consul.svc.cluster.local:8500',
+        port: 8501,
+        scheme: 'https',
+        address: 'consul-agent.consul.svc.cluster.local:8501',
+        url: 'https://consul-agent.consul.svc.cluster.local:8501',
         clusterName: 'consul',
         namespace: 'consul',
         podSelector: { 'app.kubernetes.io/name': 'consul', 'app.kubernetes.io/instance': 'consul', 'app.kubernetes.io/component': 'agent' },
@@ -144,7 +158,7 @@ describe('the platform stack under Pulumi mocks', () => {
 
   it("creates the agents' ACL tokens Secret from your own tokens, mounted by servers and agents, deploys Consul after it, and leaves ACLs to you", async () => {
     const tokens = { agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f', dns: '1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d' };
-    const withTokens = await runPlatform({ ...PLATFORM_CONFIG, consulTokens: JSON.stringify(tokens) });
+    const withTokens = await runPlatform({ ...PLATFORM_CONFIG, consulTls: 'false', consulTokens: JSON.stringify(tokens) });
     expect(withTokens.outputs.consulBootstrap).toBe(false);
     // The Job still generates the gossip key, and only that: no ACL bootstrap, no access to the servers.
     const job = findContainer(registeredOfType(withTokens, 'kubernetes:batch/v1:Job')[0].inputs, 'bootstrap').env.map((e: any) => e.name);
@@ -171,7 +185,7 @@ describe('the platform stack under Pulumi mocks', () => {
   });
 
   it('takes the namespaces and the ACL switch from config', async () => {
-    const custom = await runPlatform({ ...PLATFORM_CONFIG, consulNamespace: 'registry', etcdNamespace: 'registry', appsNamespace: 'shop', consulAcls: 'false' });
+    const custom = await runPlatform({ ...PLATFORM_CONFIG, consulNamespace: 'registry', etcdNamespace: 'registry', appsNamespace: 'shop', consulAcls: 'false', consulTls: 'false' });
     expect(custom.outputs.namespaces).toEqual({ consul: 'registry', etcd: 'registry', apps: 'shop' });
     expect(custom.outputs.consulAclsEnabled).toBe(false);
     // One Namespace object per distinct name.
@@ -181,7 +195,7 @@ describe('the platform stack under Pulumi mocks', () => {
   });
 
   it('runs no bootstrap when you bring both the gossip key and the agent tokens', async () => {
-    const byo = await runPlatform({ ...PLATFORM_CONFIG, gossipKey: GOSSIP_KEY, consulTokens: JSON.stringify({ agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f' }) });
+    const byo = await runPlatform({ ...PLATFORM_CONFIG, consulTls: 'false', gossipKey: GOSSIP_KEY, consulTokens: JSON.stringify({ agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f' }) });
     expect(byo.registered.filter((r) => /Job|ServiceAccount\/consul-bootstrap/.test(r.name))).toEqual([]);
     expect(registeredOfType(byo, SECRET).map((r) => r.name).sort()).toEqual(['consul/Secret/consul-acl-tokens', 'consul/Secret/consul-gossip-key']);
   });
@@ -204,7 +218,11 @@ describe('the platform stack rejects bad config before registering anything', ()
     ['rendering with a kubeconfig', { renderYamlToDirectory: 'rendered', kubeconfig: '/etc/kube/config' }, 'renderYamlToDirectory',
       /cannot be combined with discovery-platform:kubeconfig: .*pulumi config rm kubeconfig$/],
     ['an unknown agent token', { consulTokens: '{"replication":"hunter2"}' }, 'consulTokens.replication', /"<redacted>" is invalid: must be one of: agent, dns$/],
-    ['agent tokens without ACLs', { consulAcls: 'false', consulTokens: '{"agent":"7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f"}' }, 'consulTokens',
+    ['agent tokens with TLS on', { consulTokens: '{"agent":"7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f"}' }, 'consulTokens',
+      /"<redacted>" is invalid: must be unset while discovery-platform:consulTls is true: .*pulumi config set consulTls false$/],
+    ['ACLs off with TLS on', { consulAcls: 'false' }, 'consulAcls', /= "false" is invalid: must be true while discovery-platform:consulTls is true: .*pulumi config set consulTls false$/],
+    ['a non-boolean TLS switch', { consulTls: 'on' }, 'consulTls', /"on".*true or false/],
+    ['agent tokens without ACLs', { consulAcls: 'false', consulTls: 'false', consulTokens: '{"agent":"7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f"}' }, 'consulTokens',
       /"<redacted>" is invalid: must be unset when discovery-platform:consulAcls is false: run pulumi config rm consulTokens$/],
     ['rendering without the API server endpoints', { renderYamlToDirectory: 'rendered' }, 'apiServerEndpoints',
       /= undefined is invalid: is required with renderYamlToDirectory .*kubectl get endpoints kubernetes -n default.*pulumi config set --path 'apiServerEndpoints\[0\]' <address:port>$/],

@@ -19,6 +19,8 @@ export interface PlatformConfig {
   readonly namespaces: PlatformNamespaces;
   readonly consulDnsClusterIp: string;
   readonly consulAcls: boolean;
+  /** RPC TLS, HTTPS and per-agent certificates, from a CA the bootstrap generates. @default true */
+  readonly consulTls: boolean;
   /** Your own gossip key. @default - the bootstrap Job generates one in the cluster */
   readonly gossipKey?: pulumi.Output<string>;
   /** Your own agent and DNS tokens (ACLs bootstrapped by you). @default - the bootstrap Job makes them */
@@ -35,8 +37,18 @@ export function readPlatformConfig(config: StackConfig): PlatformConfig {
   const consulAcls = config.boolean('consulAcls', true);
   const consulTokens = readConsulTokens(config, 'consulTokens', AGENT_TOKEN_NAMES,
     'from consul acl token create (agent: node:write; dns: node and service read)');
+  const consulTls = config.boolean('consulTls', true);
   if (consulTokens && !consulAcls) {
     invalid(CONFIG_SCOPE, config.key('consulTokens'), '<redacted>', `must be unset when ${config.key('consulAcls')} is false: run pulumi config rm consulTokens`);
+  }
+  // The apps verify their HTTPS agent with the CA bundle the bootstrap writes next to each service token.
+  if (!consulAcls && consulTls) {
+    invalid(CONFIG_SCOPE, config.key('consulAcls'), 'false',
+      `must be true while ${config.key('consulTls')} is true: the apps' registrations verify the HTTPS agents with the CA bundle the bootstrap writes next to the service tokens it makes; run pulumi config set consulAcls true, or pulumi config set consulTls false`);
+  }
+  if (consulTokens && consulTls) {
+    invalid(CONFIG_SCOPE, config.key('consulTokens'), '<redacted>',
+      `must be unset while ${config.key('consulTls')} is true: the apps' registrations verify the HTTPS agents with the CA bundle the bootstrap writes next to the service tokens it makes; run pulumi config rm consulTokens, or pulumi config set consulTls false`);
   }
   const target = config.kubernetesTarget();
   const apiServer = readApiServerEndpoints(config);
@@ -52,6 +64,7 @@ export function readPlatformConfig(config: StackConfig): PlatformConfig {
     },
     consulDnsClusterIp,
     consulAcls,
+    consulTls,
     gossipKey: config.secret('gossipKey', 'a base64 key of 16, 24 or 32 bytes, as consul keygen prints', isGossipKey),
     consulTokens,
     apiServer,

@@ -18,9 +18,10 @@ export const CONSUL_SECRETS = consulBootstrapSecrets(CONSUL_CLUSTER_NAME);
  * DNS Service on a pinned ClusterIP and its bootstrap, and an etcd cluster. Its outputs are
  * what the apps stack and the cluster's CoreDNS need.
  *
- * Nothing is set by hand: the bootstrap Job generates the gossip key in the cluster,
- * bootstraps ACLs and writes the agent, DNS and each registering service's token (the
- * servers wait for the key; `pulumi up` waits for the Job). It reaches the API server at the
+ * Nothing is set by hand: the bootstrap Job generates the gossip key and a CA with the servers'
+ * certificate in the cluster (agents take their own from the servers), bootstraps ACLs and
+ * writes the agent, DNS and each registering service's token, with the CA bundle that verifies
+ * the agents next to it (the servers wait for the key; `pulumi up` waits for the Job). It reaches the API server at the
  * endpoints read from the cluster. Your own gossip key or agent tokens (`gossipKey`,
  * `consulTokens`) replace what the Job would make: they become Secrets created here
  * (encrypted in state), never part of a manifest.
@@ -41,13 +42,16 @@ export async function platformProgram(): Promise<PlatformOutputs> {
     gossipEncryption: GossipEncryption.fromSecret(CONSUL_SECRETS.gossipKey),
     dnsClusterIp: settings.consulDnsClusterIp,
     acl: { enabled: settings.consulAcls, tokensSecret: settings.consulAcls ? CONSUL_SECRETS.aclTokens : undefined },
+    // Agents take their own certificates from the servers (auto_encrypt): none is shared.
+    tls: settings.consulTls ? { ca: CONSUL_SECRETS.ca, serverCertificate: CONSUL_SECRETS.serverCertificate } : undefined,
   });
   const aclBootstrap = settings.consulAcls && !settings.consulTokens;
-  const bootstrap = (aclBootstrap || !settings.gossipKey) ? new ConsulBootstrap(registryChart, 'consul-bootstrap', {
+  const bootstrap = (aclBootstrap || !settings.gossipKey || settings.consulTls) ? new ConsulBootstrap(registryChart, 'consul-bootstrap', {
     cluster: consul,
     apiServer: apiServer.peers,
     apiServerPort: apiServer.port,
     gossipKey: !settings.gossipKey,
+    tls: settings.consulTls,
     acl: aclBootstrap,
   }) : undefined;
   const etcd = new EtcdCluster(registryChart, 'etcd', { namespace: namespaces.etcd });
