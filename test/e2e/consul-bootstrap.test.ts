@@ -316,6 +316,8 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
         if (Date.now() - projected > 10_000) throw new Error(`not registered within one resync of the token appearing:\n${pod.log()}`);
         await sleep(200);
       }
+      // The agent holds the registration a moment before the sidecar, back from its call, logs it.
+      for (const deadline = Date.now() + 5_000; !pod.log().includes(`consul-registration: registered ${pod.name}`) && Date.now() < deadline;) await sleep(100);
       expect(pod.log()).toContain(`consul-registration: registered ${pod.name} at ${h.block.app(41)}`);
       expect(await pod.stop('SIGTERM')).toBe(0);
       expect(await registered()).toBe(false);

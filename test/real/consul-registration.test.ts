@@ -223,7 +223,8 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     const took = await until(() => agentHas(i), ONE_RESYNC_MS, () => i.pod.log());
     console.log(`registered ${took} ms after the token file appeared (${shell.join(' ')})`);
     expect(i.pod.log()).toContain('consul-registration: found the ACL token at /consul-registration-token/token');
-    expect(i.pod.log()).toContain(`consul-registration: registered ${i.name} at ${i.address}`);
+    // The agent holds the registration a moment before the sidecar, back from its call, logs it.
+    await until(async () => i.pod.log().includes(`consul-registration: registered ${i.name} at ${i.address}`), 5_000, () => i.pod.log());
     await until(() => inDns(i), 20_000, () => i.pod.log());
     expect(await i.pod.stop('SIGTERM')).toBe(0);
     expect(await agentHas(i)).toBe(false);
