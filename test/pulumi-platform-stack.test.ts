@@ -197,6 +197,8 @@ describe('the platform stack under Pulumi mocks', () => {
   it('runs no bootstrap when you bring both the gossip key and the agent tokens', async () => {
     const byo = await runPlatform({ ...PLATFORM_CONFIG, consulTls: 'false', gossipKey: GOSSIP_KEY, consulTokens: JSON.stringify({ agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f' }) });
     expect(byo.registered.filter((r) => /Job|ServiceAccount\/consul-bootstrap/.test(r.name))).toEqual([]);
+    // Nothing needs the API server's endpoints: the cluster is not read.
+    expect(byo.reads).toEqual([]);
     expect(registeredOfType(byo, SECRET).map((r) => r.name).sort()).toEqual(['consul/Secret/consul-acl-tokens', 'consul/Secret/consul-gossip-key']);
   });
 });
@@ -228,7 +230,8 @@ describe('the platform stack rejects bad config before registering anything', ()
       /= undefined is invalid: is required with renderYamlToDirectory .*kubectl get endpoints kubernetes -n default.*pulumi config set --path 'apiServerEndpoints\[0\]' <address:port>$/],
     ['API server endpoints that are not a list', { apiServerEndpoints: '"10.0.0.10:6443"' }, 'apiServerEndpoints', /= "10.0.0.10:6443" is invalid: must be a non-empty list of/],
     ['an API server endpoint without a port', { apiServerEndpoints: '["10.0.0.10"]' }, 'apiServerEndpoints[0]', /= "10.0.0.10" is invalid: must be the API server's endpoints as address:port/],
-    ['an API server endpoint that is not an address', { apiServerEndpoints: '["api.example.com:6443"]' }, 'apiServerEndpoints[0]', /= "api.example.com:6443" is invalid: must be an IPv4 or IPv6 address and a port/],
+    ['an API server endpoint that is not an address', { apiServerEndpoints: '["api.example.com:6443"]' }, 'apiServerEndpoints[0]', /= "api.example.com:6443" is invalid: must be an IPv4 address and a port, or \[IPv6 address\]:port/],
+    ['an IPv6 API server endpoint without brackets', { apiServerEndpoints: '["fd00::10:443"]' }, 'apiServerEndpoints[0]', /= "fd00::10:443" is invalid: must be the API server's endpoints as address:port/],
     ['API server endpoints on two ports', { apiServerEndpoints: '["10.0.0.10:6443","10.0.0.11:443"]' }, 'apiServerEndpoints[1]', /= "10.0.0.11:443" is invalid: must use the same port as discovery-platform:apiServerEndpoints\[0\] \(6443\)/],
     ['an agent token that is not a SecretID', { consulTokens: '{"agent":"hunter2"}' }, 'consulTokens.agent', /"<redacted>" is invalid: must be a Consul ACL token SecretID \(a UUID\) from consul acl token create/],
   ];

@@ -163,6 +163,9 @@ load_token() {
     log "found the ACL token at $TOKEN_FILE"
   elif [ -n "$token" ]; then
     log "the ACL token at $TOKEN_FILE changed: using the new one"
+    # The agent syncs a service to the catalog, and removes it, with the token it was
+    # registered with, which may now be revoked: register again so it holds the new one.
+    rotated=1
   fi
   printf 'X-Consul-Token: %s\n' "$next" > "$HEADERS" || die "cannot write $HEADERS"
   token=$next
@@ -170,6 +173,7 @@ load_token() {
 }
 
 registered=
+rotated=
 failures=0
 since=
 # Logs the first failure of a run of failures; the recovery says how long it lasted.
@@ -187,10 +191,13 @@ register() {
   if consul_call services register "$DEFINITION"; then
     if [ -z "$registered" ]; then
       log "registered $POD_NAME at $POD_IP"
+    elif [ -n "$rotated" ]; then
+      log "registered $POD_NAME again, with the new ACL token"
     else
       log "the agent had lost $POD_NAME (restarted or replaced): registered it again"
     fi
     registered=1
+    rotated=
     recovered
   else
     failed "registration failed"
@@ -201,7 +208,7 @@ while :; do
     lookup
     code=$(cat "$STATUS" 2>/dev/null)
     case $code in
-      200) recovered ;;
+      200) if [ -n "$rotated" ]; then register; else recovered; fi ;;
       # 403: a token the agent does not accept (yet) cannot read the record either; the
       # registration then says why.
       403 | 404) register ;;

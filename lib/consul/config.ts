@@ -27,6 +27,8 @@ export const CONSUL_PATHS = {
   keyFile: '/consul/tls/cert/tls.key',
   /** The ACL tokens Secret, an optional volume read as a second config dir (empty until it exists). */
   aclDir: '/consul/acl',
+  /** The ACL tokens fragment, in aclDir. */
+  aclTokensFile: '/consul/acl/tokens.json',
   entrypoint: '/consul/entrypoint/consul-entrypoint.sh',
   /** Consul writes temporary files here, e.g. a server while it builds a snapshot. */
   tmp: '/tmp',

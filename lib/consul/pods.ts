@@ -66,7 +66,7 @@ function container(spec: ResolvedConsulCluster, role: Role, secretMounts: k8s.Vo
       { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
       ...(reloadDirs.length > 0 ? [{ name: 'RELOAD_WATCH_DIRS', value: reloadDirs.join(' ') }] : []),
       // auto_encrypt's certificate request needs the agent token, which a reload cannot add before the agent started.
-      ...(role === 'agent' && tls?.autoEncrypt && aclTokensSecret ? [{ name: 'WAIT_FOR_FILE', value: `${CONSUL_PATHS.aclDir}/tokens.json` }] : []),
+      ...(role === 'agent' && tls?.autoEncrypt && aclTokensSecret ? [{ name: 'WAIT_FOR_FILE', value: CONSUL_PATHS.aclTokensFile }] : []),
       // The pod already runs as its user: no chown or su-exec in the entrypoint.
       { name: 'CONSUL_DISABLE_PERM_MGMT', value: 'true' },
       ...(gossipSecret ? [secretKeyEnv('CONSUL_GOSSIP_KEY', gossipSecret)] : []),

@@ -1,3 +1,4 @@
+import { basename } from 'node:path';
 import { k8s } from 'cdk8s-plus-27';
 import { ResolvedConsulCluster, Role } from './cluster-spec';
 import { CONSUL_PATHS } from './config';
@@ -22,7 +23,7 @@ export function secretVolumes(spec: ResolvedConsulCluster, role: Role): SecretVo
   if (aclTokensSecret) {
     // Optional: the pods must start before the tokens exist (they are made with `consul acl
     // bootstrap`, which needs running servers); the entrypoint reloads when it appears.
-    volumes.push(secretVolume('acl-tokens', CONSUL_PATHS.aclDir, aclTokensSecret.secretName, { [aclTokensSecret.key]: 'tokens.json' }, true));
+    volumes.push(secretVolume('acl-tokens', CONSUL_PATHS.aclDir, aclTokensSecret.secretName, { [aclTokensSecret.key]: basename(CONSUL_PATHS.aclTokensFile) }, true));
   }
   return volumes;
 }

@@ -25,7 +25,9 @@ export interface PlatformConfig {
   readonly gossipKey?: pulumi.Output<string>;
   /** Your own agent and DNS tokens (ACLs bootstrapped by you). @default - the bootstrap Job makes them */
   readonly consulTokens?: ConsulTokens<typeof AGENT_TOKEN_NAMES[number]>;
-  /** @default - read from the cluster's `kubernetes` EndpointSlice */
+  /** A bootstrap Job is deployed: something (key, tokens, certificates) is not brought. */
+  readonly bootstrap: boolean;
+  /** Where the bootstrap reaches the API server. @default - read from the cluster's `kubernetes` EndpointSlice */
   readonly apiServer?: ApiServerEndpoints;
   readonly target: KubernetesTarget;
 }
@@ -51,8 +53,11 @@ export function readPlatformConfig(config: StackConfig): PlatformConfig {
       `must be unset while ${config.key('consulTls')} is true: the apps' registrations verify the HTTPS agents with the CA bundle the bootstrap writes next to the service tokens it makes; run pulumi config rm consulTokens, or pulumi config set consulTls false`);
   }
   const target = config.kubernetesTarget();
+  const gossipKey = config.secret('gossipKey', 'a base64 key of 16, 24 or 32 bytes, as consul keygen prints', isGossipKey);
+  // The bootstrap makes whatever is not brought: the gossip key, the ACL tokens, the certificates.
+  const bootstrap = !gossipKey || (consulAcls && !consulTokens) || consulTls;
   const apiServer = readApiServerEndpoints(config);
-  if (!apiServer && target.renderYamlToDirectory !== undefined) {
+  if (bootstrap && !apiServer && target.renderYamlToDirectory !== undefined) {
     invalid(CONFIG_SCOPE, config.key('apiServerEndpoints'), undefined,
       `is required with renderYamlToDirectory (there is no cluster to read them from): ${API_SERVER_ENDPOINTS_HELP}; set it with pulumi config set --path 'apiServerEndpoints[0]' <address:port>`);
   }
@@ -65,8 +70,9 @@ export function readPlatformConfig(config: StackConfig): PlatformConfig {
     consulDnsClusterIp,
     consulAcls,
     consulTls,
-    gossipKey: config.secret('gossipKey', 'a base64 key of 16, 24 or 32 bytes, as consul keygen prints', isGossipKey),
+    gossipKey,
     consulTokens,
+    bootstrap,
     apiServer,
     target,
   };
@@ -84,10 +90,12 @@ function readApiServerEndpoints(config: StackConfig): ApiServerEndpoints | undef
   const key = config.key('apiServerEndpoints');
   if (!Array.isArray(raw) || raw.length === 0) invalid(CONFIG_SCOPE, key, raw, `must be a non-empty list of ${API_SERVER_ENDPOINTS_HELP}`);
   const parsed = raw.map((entry, i) => {
-    const match = typeof entry === 'string' ? /^\[?([^\]]+?)\]?:(\d+)$/.exec(entry) : null;
-    if (!match) invalid(CONFIG_SCOPE, `${key}[${i}]`, entry, `must be ${API_SERVER_ENDPOINTS_HELP}`);
-    if (!isIP(match[1])) invalid(CONFIG_SCOPE, `${key}[${i}]`, entry, `must be an IPv4 or IPv6 address and a port: ${API_SERVER_ENDPOINTS_HELP}`);
-    return { address: match[1], port: checkPort(CONFIG_SCOPE, `${key}[${i}]`, parseConfigNumber(match[2]) as number) };
+    // IPv4 `address:port`, IPv6 `[address]:port`.
+    const match = typeof entry === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d+)$/.exec(entry) : null;
+    if (!match) invalid(CONFIG_SCOPE, `${key}[${i}]`, entry, `must be ${API_SERVER_ENDPOINTS_HELP} ([address]:port for IPv6)`);
+    const address = match[1] ?? match[2];
+    if (isIP(address) !== (match[1] ? 6 : 4)) invalid(CONFIG_SCOPE, `${key}[${i}]`, entry, `must be an IPv4 address and a port, or [IPv6 address]:port: ${API_SERVER_ENDPOINTS_HELP}`);
+    return { address, port: checkPort(CONFIG_SCOPE, `${key}[${i}]`, parseConfigNumber(match[3]) as number) };
   });
   const port = parsed[0].port;
   const other = parsed.findIndex((endpoint) => endpoint.port !== port);

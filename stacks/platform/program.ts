@@ -31,7 +31,8 @@ export async function platformProgram(): Promise<PlatformOutputs> {
   const settings = readPlatformConfig(config);
   const { namespaces } = settings;
   const provider = kubernetesProvider('kubernetes', settings.target);
-  const apiServer = settings.apiServer ?? await readApiServerEndpoints('kubernetes-api-server', { provider });
+  // Read only where a bootstrap needs it: bringing everything needs no cluster read.
+  const apiServer = settings.bootstrap ? settings.apiServer ?? await readApiServerEndpoints('kubernetes-api-server', { provider }) : undefined;
 
   const app = new App();
   const namespaceChart = new Chart(app, 'namespaces', { disableResourceNameHashes: true });
@@ -46,7 +47,7 @@ export async function platformProgram(): Promise<PlatformOutputs> {
     tls: settings.consulTls ? { ca: CONSUL_SECRETS.ca, serverCertificate: CONSUL_SECRETS.serverCertificate } : undefined,
   });
   const aclBootstrap = settings.consulAcls && !settings.consulTokens;
-  const bootstrap = (aclBootstrap || !settings.gossipKey || settings.consulTls) ? new ConsulBootstrap(registryChart, 'consul-bootstrap', {
+  const bootstrap = apiServer ? new ConsulBootstrap(registryChart, 'consul-bootstrap', {
     cluster: consul,
     apiServer: apiServer.peers,
     apiServerPort: apiServer.port,

@@ -251,15 +251,12 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     expect(log).toMatch(/created token: discovery-kit consul: service shop\/order-service/);
     const after = await state();
     expect(after.tokens.length).toBe(before.tokens.length + 1);
-    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
     const order = await secretValue('shop', 'order-service-consul-token', 'token');
     const { body } = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: order });
     expect(body.ServiceIdentities.map((i: any) => i.ServiceName)).toEqual(['order-service']);
-    expect(bootstrap).not.toBe(order);
   }, 120_000);
 
   it("revokes the token of a service whose declaration is gone, and only that one", async () => {
-    const bootstrap = await secretValue('consul', 'consul-bootstrap-token', 'token');
     const order = await secretValue('shop', 'order-service-consul-token', 'token');
     const payment = await secretValue('shop', 'payment-service-consul-token', 'token');
     const before = await state();
@@ -272,7 +269,6 @@ describe('ConsulBootstrap against a real kube-apiserver and real Consul 1.8.7', 
     expect(after.tokens).toHaveLength(before.tokens.length - 1);
     expect((await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: order })).status).toBe(403);
     expect((await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: payment })).status).toBe(200);
-    expect(bootstrap).not.toBe(order);
     // Nothing more to revoke on the next run.
     expect(await runJob()).not.toMatch(/revoked|created|updated/);
   }, 120_000);
@@ -470,7 +466,8 @@ describe('ConsulBootstrap with tls: true against a real kube-apiserver and real 
     const bootstrap = (await secretData(s.bootstrapToken.secretName)).token;
     pod.start();
     try {
-      for (const deadline = Date.now() + 20_000; !/certificate/i.test(pod.log()); await sleep(250)) {
+      // OpenSSL's words (curl of the host and of the Consul image): the issuer is not in the bundle.
+      for (const deadline = Date.now() + 20_000; !/SSL certificate problem: unable to get local issuer certificate/.test(pod.log()); await sleep(250)) {
         if (Date.now() > deadline) throw new Error(`no certificate error from the sidecar:\n${pod.log()}`);
       }
       expect((await cluster.api(cluster.agents[0], 'GET', `/v1/agent/service/${pod.name}`, { token: bootstrap })).status).toBe(404);

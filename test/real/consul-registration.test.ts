@@ -264,12 +264,31 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     await until(() => agentHas(i), ONE_RESYNC_MS, () => i.pod.log());
     // The consul CLI reads the file itself, so the registration can beat the log line by one loop.
     await until(async () => i.pod.log().split(rotated).length === 3, ONE_RESYNC_MS, () => i.pod.log());
-    expect(i.pod.log()).toContain(`consul-registration: the agent had lost ${i.name} (restarted or replaced): registered it again`);
+    expect(i.pod.log()).toContain(`consul-registration: registered ${i.name} again, with the new ACL token`);
     expect(i.pod.running).toBe(true);
     // The consul CLI reads the file too: the deregistration goes out with the new token.
     expect(await i.pod.stop('SIGTERM')).toBe(0);
     expect(await agentHas(i)).toBe(false);
     expect(i.pod.log()).toContain(`consul-registration: deregistered ${i.name}`);
+    i.health.close();
+  }, 120_000);
+
+  it('registers again with a rotated token while still registered, so the catalog follows the check after the old token is revoked', async () => {
+    const old = await cluster.createToken([`-service-identity=${service}`, '-description=payment-service token, to be revoked'], tokens.bootstrap);
+    const { secrets, setToken } = namespaceSecrets(deployment, old);
+    const i = await instance('payment-service-7d9f-revoke1', { secrets });
+    await until(async () => (await status(i)) === 'passing', 30_000, () => i.pod.log());
+    // The bootstrap writes a new token into the Secret and revokes the old one (a re-created declaration).
+    const next = await cluster.createToken([`-service-identity=${service}`, '-description=payment-service token, new'], tokens.bootstrap);
+    setToken(next);
+    await until(async () => i.pod.log().includes(`consul-registration: registered ${i.name} again, with the new ACL token`), ONE_RESYNC_MS, () => i.pod.log());
+    const { body: oldToken } = await cluster.api(cluster.servers[0], 'GET', '/v1/acl/token/self', { token: old });
+    expect((await cluster.api(cluster.servers[0], 'DELETE', `/v1/acl/token/${oldToken.AccessorID}`, { token: tokens.bootstrap })).status).toBe(200);
+    // The agent syncs the check's change to the catalog with the token it now holds.
+    i.health.ready = false;
+    await until(async () => (await status(i)) === 'critical', 30_000, () => i.pod.log());
+    expect(await i.pod.stop('SIGTERM')).toBe(0);
+    expect(await agentHas(i)).toBe(false);
     i.health.close();
   }, 120_000);
 

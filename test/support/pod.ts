@@ -313,7 +313,7 @@ export class Pod {
     throw new Error(`${this.name}: unsupported env source for ${variable.name}: ${JSON.stringify(variable.valueFrom)}`);
   }
 
-  /** `ro|rw:HOST_DIR:MOUNT_PATH` for pod-root.sh, preparing each volume's directory. */
+  /** The pod's /etc/hosts: the host's, plus `hosts`. */
   private hostsMount(): string[] {
     if (!this.options.hosts) return [];
     const file = join(this.dir, 'hosts');
@@ -322,6 +322,7 @@ export class Pod {
     return [`ro:${file}:/etc/hosts`];
   }
 
+  /** `ro|rw:HOST_DIR:MOUNT_PATH` for pod-root.sh, preparing each volume's directory. */
   private mounts(containerRestart: boolean): string[] {
     return (this.options.container.volumeMounts ?? []).map((mount: any) => {
       const volume = this.options.volumes.find((v) => v.name === mount.name);

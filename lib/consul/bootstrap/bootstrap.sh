@@ -223,7 +223,8 @@ consul_error() { tail -n 3 "$WORK/err"; }
 
 # consul_get PATH: a GET of the servers' HTTP API with the management token (handed to curl in
 # a header file), the body in $OUT, the HTTP status on stdout. Honors CONSUL_CACERT and
-# CONSUL_TLS_SERVER_NAME as the consul CLI does.
+# CONSUL_TLS_SERVER_NAME as the consul CLI does (a server reached by an address its
+# certificate does not name, as the tests' loopback servers are).
 consul_get() {
   path=$1
   printf 'X-Consul-Token: %s\n' "$(cat "$CONSUL_HTTP_TOKEN_FILE")" >"$WORK/consul-headers" || die "cannot write $WORK/consul-headers"
@@ -236,7 +237,8 @@ consul_get() {
     set -- "$@" --connect-to "$CONSUL_TLS_SERVER_NAME:$port:${address%:*}:$port"
     url="${url%%://*}://$CONSUL_TLS_SERVER_NAME:$port"
   fi
-  curl -sS --max-time 30 -H "@$WORK/consul-headers" "$@" -o "$OUT" -w '%{http_code}' "$url$path"
+  : >"$OUT"
+  curl -sS --max-time 30 -H "@$WORK/consul-headers" "$@" -o "$OUT" -w '%{http_code}' "$url$path" 2>"$WORK/err"
 }
 
 # The CA bundle that verifies the agents' HTTPS, written next to each service token: the
@@ -244,8 +246,9 @@ consul_get() {
 # when the servers serve plain HTTP (no CONSUL_CACERT).
 ca_bundle() {
   [ -n "${CONSUL_CACERT:-}" ] || return 0
-  cat "$CONSUL_CACERT" || die "cannot read $CONSUL_CACERT"
-  code=$(consul_get /v1/connect/ca/roots)
+  # awk ends the file with a newline, so the next certificate starts on a line of its own.
+  awk 1 "$CONSUL_CACERT" || die "cannot read $CONSUL_CACERT"
+  code=$(consul_get /v1/connect/ca/roots) || die "cannot read the Connect CA roots from $CONSUL_HTTP_ADDR: $(consul_error)"
   case $code in
     200) jq -r '.Roots[]?.RootCert' "$OUT" || die "cannot read the Connect CA roots: $(cat "$OUT")" ;;
     # Without Connect no agent has an auto_encrypt certificate: the servers' CA is the whole bundle.
@@ -418,7 +421,7 @@ ensure_acls() {
 revoke_undeclared() {
   jq -r --arg prefix "discovery-kit $CLUSTER_NAME: service " --rawfile declared "$WORK/declared" '
     ($declared | split("\n")) as $kept
-    | .[] | select((.Description | startswith($prefix)) and (.Description | IN($kept[]) | not))
+    | .[] | (.Description // "") as $d | select(($d | startswith($prefix)) and ($d | IN($kept[]) | not))
     | "\(.AccessorID) \(.Description)"' "$TOKENS" >"$WORK/undeclared" || die "cannot list the undeclared service tokens"
   while read -r accessor description; do
     c acl token delete -id "$accessor" || die "consul acl token delete ($description) failed: $(consul_error)"
