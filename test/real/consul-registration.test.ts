@@ -264,7 +264,8 @@ describe.concurrent('real Consul 1.8.7: the generated registration sidecar', () 
     await until(() => agentHas(i), ONE_RESYNC_MS, () => i.pod.log());
     // The consul CLI reads the file itself, so the registration can beat the log line by one loop.
     await until(async () => i.pod.log().split(rotated).length === 3, ONE_RESYNC_MS, () => i.pod.log());
-    expect(i.pod.log()).toContain(`consul-registration: registered ${i.name} again, with the new ACL token`);
+    // The agent holds the registration a moment before the sidecar, back from its call, logs it.
+    await until(async () => i.pod.log().includes(`consul-registration: registered ${i.name} again, with the new ACL token`), 5_000, () => i.pod.log());
     expect(i.pod.running).toBe(true);
     // The consul CLI reads the file too: the deregistration goes out with the new token.
     expect(await i.pod.stop('SIGTERM')).toBe(0);
