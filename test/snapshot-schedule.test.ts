@@ -188,6 +188,14 @@ describe('snapshot schedules reject bad props at synth time', () => {
     });
     expectRejection(error, "EtcdSnapshotSchedule 'test/snapshots'", 'clientTls', /requires client certificates/);
   });
+
+  it('refuses client certificates for an etcd cluster that serves clients plain HTTP', () => {
+    const error = rejectionOf((chart) => {
+      const etcd = new EtcdCluster(new Chart(Testing.app(), 'etcd'), 'etcd');
+      new EtcdSnapshotSchedule(chart, 'snapshots', { cluster: etcd, schedule: Cron.hourly(), clientTls: { secretName: 'etcd-snapshot-client-tls' } });
+    });
+    expectRejection(error, "EtcdSnapshotSchedule 'test/snapshots'", 'cluster.clientEndpoints[0]', /"http:\/\/etcd-client\.default\.svc\.cluster\.local:2379" is invalid: must use https:\/\/ with clientTls/);
+  });
 });
 
 describe('the snapshot scripts', () => {

@@ -63,6 +63,10 @@ export class EtcdSnapshotSchedule extends Construct {
       if (cluster?.tls?.client && !resolved) {
         invalid(this, 'clientTls', undefined, `must be set: etcd cluster '${cluster.clusterName}' requires client certificates`);
       }
+      // The snapshot talks to the first endpoint: certificates over plain HTTP would go unused.
+      if (resolved && cluster && cluster.clientEndpoints[0].toLowerCase().startsWith('http:')) {
+        invalid(this, 'cluster.clientEndpoints[0]', cluster.clientEndpoints[0], 'must use https:// with clientTls: the client certificate goes over TLS only');
+      }
       return resolved;
     });
     const schedule = cluster && resolveSnapshotSchedule(this, v, props, {
