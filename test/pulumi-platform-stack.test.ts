@@ -1,11 +1,11 @@
 import * as pulumi from '@pulumi/pulumi';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DiscoveryKitValidationError } from '../lib';
-import { CONSUL_SECRETS, platformProgram } from '../stacks/platform/program';
+import { CONSUL_SECRETS } from '../stacks/platform/program';
 import { PlatformOutputs } from '../stacks/shared/platform-outputs';
 import { chartComponents, duplicateRegistrations, expectOneResourcePerObject } from './support/pulumi-charts';
-import { failureUnderMocks, findRegistered, isSecretValue, MockRun, registeredOfType } from './support/pulumi-mocks';
-import { exampleStackConfig, GOSSIP_KEY, PLATFORM_CONFIG, PLATFORM_LIVE_OBJECTS, platformFailure, runPlatform } from './support/pulumi-stacks';
+import { findRegistered, isSecretValue, MockRun, registeredOfType } from './support/pulumi-mocks';
+import { exampleStackConfig, GOSSIP_KEY, PLATFORM_CONFIG, platformFailure, runPlatform } from './support/pulumi-stacks';
 import { findContainer } from './support/synth';
 
 const SECRET = 'kubernetes:core/v1:Secret';
@@ -83,7 +83,7 @@ describe('the platform stack under Pulumi mocks', () => {
   });
 
   it('takes the API server endpoints from config instead, without reading the cluster', async () => {
-    const configured = await runPlatform({ ...PLATFORM_CONFIG, apiServerEndpoints: JSON.stringify(['10.0.0.10:443', '[fd00::10]:443']) }, [], {});
+    const configured = await runPlatform({ ...PLATFORM_CONFIG, apiServerEndpoints: JSON.stringify(['10.0.0.10:443', '[fd00::10]:443']) }, { liveObjects: {} });
     expect(configured.reads).toEqual([]);
     const policy = findRegistered(configured, NETWORK_POLICY, 'consul/NetworkPolicy/consul-bootstrap').inputs;
     expect(policy.spec.egress).toContainEqual({ to: [{ ipBlock: { cidr: '10.0.0.10/32' } }, { ipBlock: { cidr: 'fd00::10/128' } }], ports: [{ port: 443, protocol: 'TCP' }] });
@@ -250,9 +250,7 @@ describe('the platform stack rejects bad config before registering anything', ()
     ['gossipKey', GOSSIP_KEY],
     ['consulTokens', JSON.stringify({ agent: '7d3c1b2a-0f9e-4d8c-b7a6-5e4d3c2b1a0f' })],
   ])('refuses %s set in plain text (without --secret), never echoing it', async (key, value) => {
-    const { error, registered } = await failureUnderMocks({
-      project: 'discovery-platform', config: { ...PLATFORM_CONFIG, [key]: value }, secretKeys: [], liveObjects: PLATFORM_LIVE_OBJECTS, program: platformProgram,
-    });
+    const { error, registered } = await platformFailure({ ...PLATFORM_CONFIG, [key]: value }, { secretKeys: [] });
     expect((error as Error).message).toBe(`Pulumi config: discovery-platform:${key} = "<redacted>" is invalid: must be set as a secret, not in plain text: run pulumi config set --secret ${key} ... (with --path for a structured value)`);
     expect(registered).toEqual([]);
   });

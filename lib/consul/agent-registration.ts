@@ -121,8 +121,9 @@ export class ConsulAgentRegistration implements IServiceRegistration {
     const image = props.image ?? DEFAULT_CONSUL_IMAGE;
     v.check(() => checkPinnedImage(scope, 'registration.image', image));
     // An HTTPS agent is verified with caCert, else with the CA bundle next to the token (the bootstrap's).
-    const tokenCaKey = agent?.scheme === 'https' && !props.caCert ? aclToken?.caKey : undefined;
-    if (agent?.scheme === 'https' && !props.caCert && !tokenCaKey) {
+    const caFromToken = agent?.scheme === 'https' && !props.caCert;
+    const tokenCaKey = caFromToken ? aclToken?.caKey : undefined;
+    if (caFromToken && !tokenCaKey) {
       v.report(scope, 'registration.caCert', undefined, `must be set: the agent serves HTTPS (${props.agent.url}) and the sidecar must verify it with the cluster's CA (or take a token from ConsulAgentToken.fromBootstrap, whose Secret carries it)`);
     }
     v.finish();

@@ -25,6 +25,8 @@ export interface PlatformConfig {
   readonly gossipKey?: pulumi.Output<string>;
   /** Your own agent and DNS tokens (ACLs bootstrapped by you). @default - the bootstrap Job makes them */
   readonly consulTokens?: ConsulTokens<typeof AGENT_TOKEN_NAMES[number]>;
+  /** The bootstrap bootstraps ACLs and makes every token: ACLs on, no tokens of your own. */
+  readonly aclBootstrap: boolean;
   /** A bootstrap Job is deployed: something (key, tokens, certificates) is not brought. */
   readonly bootstrap: boolean;
   /** Where the bootstrap reaches the API server. @default - read from the cluster's `kubernetes` EndpointSlice */
@@ -44,18 +46,18 @@ export function readPlatformConfig(config: StackConfig): PlatformConfig {
     invalid(CONFIG_SCOPE, config.key('consulTokens'), '<redacted>', `must be unset when ${config.key('consulAcls')} is false: run pulumi config rm consulTokens`);
   }
   // The apps verify their HTTPS agent with the CA bundle the bootstrap writes next to each service token.
+  const whileTls = `while ${config.key('consulTls')} is true: the apps' registrations verify the HTTPS agents with the CA bundle the bootstrap writes next to the service tokens it makes`;
   if (!consulAcls && consulTls) {
-    invalid(CONFIG_SCOPE, config.key('consulAcls'), 'false',
-      `must be true while ${config.key('consulTls')} is true: the apps' registrations verify the HTTPS agents with the CA bundle the bootstrap writes next to the service tokens it makes; run pulumi config set consulAcls true, or pulumi config set consulTls false`);
+    invalid(CONFIG_SCOPE, config.key('consulAcls'), 'false', `must be true ${whileTls}; run pulumi config set consulAcls true, or pulumi config set consulTls false`);
   }
   if (consulTokens && consulTls) {
-    invalid(CONFIG_SCOPE, config.key('consulTokens'), '<redacted>',
-      `must be unset while ${config.key('consulTls')} is true: the apps' registrations verify the HTTPS agents with the CA bundle the bootstrap writes next to the service tokens it makes; run pulumi config rm consulTokens, or pulumi config set consulTls false`);
+    invalid(CONFIG_SCOPE, config.key('consulTokens'), '<redacted>', `must be unset ${whileTls}; run pulumi config rm consulTokens, or pulumi config set consulTls false`);
   }
   const target = config.kubernetesTarget();
   const gossipKey = config.secret('gossipKey', 'a base64 key of 16, 24 or 32 bytes, as consul keygen prints', isGossipKey);
+  const aclBootstrap = consulAcls && !consulTokens;
   // The bootstrap makes whatever is not brought: the gossip key, the ACL tokens, the certificates.
-  const bootstrap = !gossipKey || (consulAcls && !consulTokens) || consulTls;
+  const bootstrap = !gossipKey || aclBootstrap || consulTls;
   const apiServer = readApiServerEndpoints(config);
   if (bootstrap && !apiServer && target.renderYamlToDirectory !== undefined) {
     invalid(CONFIG_SCOPE, config.key('apiServerEndpoints'), undefined,
@@ -72,6 +74,7 @@ export function readPlatformConfig(config: StackConfig): PlatformConfig {
     consulTls,
     gossipKey,
     consulTokens,
+    aclBootstrap,
     bootstrap,
     apiServer,
     target,

@@ -46,7 +46,7 @@ export async function platformProgram(): Promise<PlatformOutputs> {
     // Agents take their own certificates from the servers (auto_encrypt): none is shared.
     tls: settings.consulTls ? { ca: CONSUL_SECRETS.ca, serverCertificate: CONSUL_SECRETS.serverCertificate } : undefined,
   });
-  const aclBootstrap = settings.consulAcls && !settings.consulTokens;
+  const { aclBootstrap } = settings;
   const bootstrap = apiServer ? new ConsulBootstrap(registryChart, 'consul-bootstrap', {
     cluster: consul,
     apiServer: apiServer.peers,

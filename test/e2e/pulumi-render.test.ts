@@ -41,7 +41,7 @@ describe('renderYamlToDirectory through the real engine and Kubernetes provider'
     await platform.removeConfig('context');
     const platformUp = await platform.run('up');
     expect(platformUp.output).toContain('Secret data is written there in plain text');
-    const platformRun = await runPlatform({ ...exampleStackConfig('platform'), apiServerEndpoints: JSON.stringify(['172.18.0.2:6443']), gossipKey: GOSSIP_KEY }, [], {});
+    const platformRun = await runPlatform({ ...exampleStackConfig('platform'), apiServerEndpoints: JSON.stringify(['172.18.0.2:6443']), gossipKey: GOSSIP_KEY }, { liveObjects: {} });
 
     const appsDir = join(backend.dir, 'rendered-apps');
     const apps = await backend.initStack(repositoryStack('apps'), { renderYamlToDirectory: appsDir });

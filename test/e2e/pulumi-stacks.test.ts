@@ -20,7 +20,7 @@ let apiServerSlice: object;
 
 /** What the platform program registers, run under mocks with the stack's config and the API server's EndpointSlice. */
 async function platformUnderMocks() {
-  return runPlatform(platformConfig, [], { 'kubernetes:discovery.k8s.io/v1:EndpointSlice default/kubernetes': apiServerSlice });
+  return runPlatform(platformConfig, { liveObjects: { 'kubernetes:discovery.k8s.io/v1:EndpointSlice default/kubernetes': apiServerSlice } });
 }
 
 /** The Kubernetes objects the apps program registers with `config`, under mocks. */

@@ -21,13 +21,23 @@ export const API_SERVER_SLICE = {
 /** The live objects the platform program reads. */
 export const PLATFORM_LIVE_OBJECTS = { 'kubernetes:discovery.k8s.io/v1:EndpointSlice default/kubernetes': API_SERVER_SLICE };
 
-/** Runs the platform stack under mocks; `gossipKey`, `consulTokens` (and `secretKeys`) are secrets, as `--secret` stores them. */
-export function runPlatform(config: Record<string, string> = PLATFORM_CONFIG, secretKeys: string[] = [], liveObjects: Record<string, object> = PLATFORM_LIVE_OBJECTS) {
-  return runUnderMocks<PlatformOutputs>({ project: 'discovery-platform', config, secretKeys: ['gossipKey', 'consulTokens', ...secretKeys], liveObjects, program: platformProgram });
+/** How the platform stack runs under mocks: with these live objects, and its secret keys stored as `--secret` stores them. */
+interface PlatformRunOptions {
+  readonly liveObjects?: Record<string, object>;
+  readonly secretKeys?: string[];
 }
 
-export function platformFailure(config: Record<string, string>, liveObjects: Record<string, object> = PLATFORM_LIVE_OBJECTS) {
-  return failureUnderMocks({ project: 'discovery-platform', config, secretKeys: ['gossipKey', 'consulTokens'], liveObjects, program: platformProgram });
+/** Runs the platform stack under mocks. */
+export function runPlatform(config: Record<string, string> = PLATFORM_CONFIG, options: PlatformRunOptions = {}) {
+  return runUnderMocks<PlatformOutputs>(platformRun(config, options));
+}
+
+export function platformFailure(config: Record<string, string>, options: PlatformRunOptions = {}) {
+  return failureUnderMocks(platformRun(config, options));
+}
+
+function platformRun(config: Record<string, string>, { liveObjects = PLATFORM_LIVE_OBJECTS, secretKeys = ['gossipKey', 'consulTokens'] }: PlatformRunOptions) {
+  return { project: 'discovery-platform', config, secretKeys, liveObjects, program: platformProgram };
 }
 
 /** The platform stack as the example apps config names it (a self-managed backend's organization). */

@@ -388,6 +388,7 @@ ensure_acls() {
   declarations >"$WORK/declarations"
   : >"$WORK/declared" || die "cannot write $WORK/declared"
   ca_bundle >"$WORK/ca-bundle"
+  ca_b64=$(b64 "$(cat "$WORK/ca-bundle")")
   while read -r declaration service ns secret key; do
     # A bad declaration is skipped, not fatal: it must not hold up every other service.
     if ! (require_name service "$service" && require_name namespace "$ns" && require_name secretName "$secret" && require_key key "$key") 2>/dev/null; then
@@ -407,7 +408,7 @@ ensure_acls() {
     description="discovery-kit $CLUSTER_NAME: service $ns/$service"
     printf '%s\n' "$description" >>"$WORK/declared"
     token=$(ensure_token "$description" -service-identity "$service") || exit 1
-    data=$(jq -n -c --arg k "$key" --arg t "$(b64 "$token")" --arg ca "$(b64 "$(cat "$WORK/ca-bundle")")" \
+    data=$(jq -n -c --arg k "$key" --arg t "$(b64 "$token")" --arg ca "$ca_b64" \
       '{($k): $t} + (if $ca == "" then {} else {"ca.crt": $ca} end)') || die "cannot build the data of Secret $ns/$secret"
     put_secret "$ns" "$secret" Opaque "$data"
   done <"$WORK/declarations"
