@@ -1,7 +1,9 @@
 #!/bin/sh
 # Makes sure a real etcd server, etcdctl, busybox and openssl are installed for the test suite:
 # Debian's etcd-server, etcd-client, busybox and openssl, without letting the package start an
-# etcd daemon (the tests run their own members on loopback ports).
+# etcd daemon (the tests run their own members on loopback ports). Also curl and jq (1.6 or
+# later: --rawfile, IN), which the generated scripts use in the Consul image and the tests run
+# from the host.
 set -eu
 # shellcheck source=tools/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -11,9 +13,11 @@ command -v etcd >/dev/null 2>&1 || missing="$missing etcd-server"
 command -v etcdctl >/dev/null 2>&1 || missing="$missing etcd-client"
 command -v busybox >/dev/null 2>&1 || missing="$missing busybox"
 command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+jq -n --rawfile f /dev/null '1 | IN(1)' >/dev/null 2>&1 || missing="$missing jq"
 
 if [ -z "$missing" ]; then
-  dk_log "etcd, etcdctl, busybox and openssl already on PATH; nothing to install"
+  dk_log "etcd, etcdctl, busybox, openssl, curl and jq already on PATH; nothing to install"
   exit 0
 fi
 
@@ -43,7 +47,7 @@ case $missing in
     fi ;;
 esac
 
-for tool in etcd etcdctl busybox openssl; do
+for tool in etcd etcdctl busybox openssl curl jq; do
   command -v "$tool" >/dev/null 2>&1 || { dk_log "$tool still not on PATH after install"; exit 1; }
 done
 dk_log "installed: $(etcd --version 2>/dev/null | head -n 1); etcdctl $(etcdctl version 2>/dev/null | head -n 1)"
