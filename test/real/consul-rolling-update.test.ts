@@ -34,6 +34,11 @@ describe('real Consul 1.8.7: a rolling update of the generated servers', () => {
     cluster = await ConsulTestCluster.start(generated);
     await Promise.all(cluster.servers.map((server) => server.waitReady(60_000)));
     token = JSON.parse(await cluster.consul(cluster.servers[0], ['acl', 'bootstrap', '-format=json'])).SecretID;
+    // The roll starts from a whole cluster: the client's agent has joined and sees the leader.
+    // (Its first retry_join can run before the servers listen; the next comes 30 s later.)
+    for (const deadline = Date.now() + 60_000; (await cluster.leaderSeenBy(cluster.agents[0])) === ''; await sleep(250)) {
+      if (Date.now() > deadline) throw new Error(`the agent sees no leader 60 s after the servers are Ready:\n${cluster.agents[0].logTail()}`);
+    }
   }, 120_000);
   afterAll(() => cluster?.cleanup());
 
